@@ -1,0 +1,126 @@
+"""Data commands: ingest, seed, import-csv, refresh, symbols."""
+
+from __future__ import annotations
+
+import click
+
+from stocksense.cli.common import emit_json, print_table, settings_and_engine
+
+
+def _ingest_one(engine, symbol: str, period: str) -> dict:  # type: ignore[no-untyped-def]
+    from stocksense.data import queries
+    from stocksense.data.prices import PriceValidationError
+    from stocksense.data.symbols import InvalidSymbol, validate_symbol
+    from stocksense.data.yahoo import FetchError, fetch_daily
+
+    try:
+        symbol = validate_symbol(symbol)
+        rows = fetch_daily(symbol, period=period)
+    except (InvalidSymbol, FetchError, PriceValidationError) as exc:
+        # Nothing is written for this symbol: stored data stays as it was.
+        return {"symbol": symbol, "ok": False, "error": str(exc)}
+    n = queries.upsert_prices(engine, symbol, rows, source="yahoo")
+    return {"symbol": symbol, "ok": True, "rows": n, "first": rows[0].date, "last": rows[-1].date}
+
+
+def _report(results: list[dict], as_json: bool) -> None:
+    if as_json:
+        for r in results:
+            emit_json(r)
+    else:
+        for r in results:
+            if r["ok"]:
+                click.echo(f"{r['symbol']}: {r['rows']} rows ({r['first']} .. {r['last']})")
+            else:
+                click.echo(f"{r['symbol']}: FAILED: {r['error']}", err=True)
+    if any(not r["ok"] for r in results):
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("symbols", nargs=-1, required=True)
+@click.option("--period", default="10y", show_default=True, help="yfinance period, e.g. 1y, 10y")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per symbol.")
+def ingest(symbols: tuple[str, ...], period: str, as_json: bool) -> None:
+    """Download daily prices from Yahoo Finance (needs network and the ingest extra)."""
+    _settings, engine = settings_and_engine()
+    _report([_ingest_one(engine, s, period) for s in symbols], as_json)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def refresh(as_json: bool) -> None:
+    """Ingest recent prices for watched symbols; failures are reported, not fatal."""
+    from stocksense.data import queries
+
+    _settings, engine = settings_and_engine()
+    watched = [s["symbol"] for s in queries.list_symbols(engine, watched_only=True)]
+    results = [_ingest_one(engine, s, "1mo") for s in watched]
+    if as_json:
+        for r in results:
+            emit_json(r)
+    else:
+        for r in results:
+            line = f"{r['symbol']}: " + (f"{r['rows']} rows" if r["ok"] else f"skipped: {r['error']}")
+            click.echo(line)
+        if not watched:
+            click.echo("no watched symbols")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def seed(as_json: bool) -> None:
+    """Load the bundled real daily prices (works offline)."""
+    from stocksense.data import queries
+    from stocksense.data.bundled import BUNDLED, load_bundled
+
+    _settings, engine = settings_and_engine()
+    for symbol, name in BUNDLED.items():
+        rows = load_bundled(symbol)
+        n = queries.upsert_prices(engine, symbol, rows, name=name, source="bundled")
+        queries.set_watched(engine, symbol, True)
+        result = {"symbol": symbol, "ok": True, "rows": n, "first": rows[0].date,
+                  "last": rows[-1].date}
+        if as_json:
+            emit_json(result)
+        else:
+            click.echo(f"{symbol}: {n} rows ({rows[0].date} .. {rows[-1].date})")
+
+
+@click.command("import-csv")
+@click.argument("symbol")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--name", default=None, help="Company name to store.")
+@click.option("--json", "as_json", is_flag=True)
+def import_csv(symbol: str, file: str, name: str | None, as_json: bool) -> None:
+    """Load FILE (Yahoo Finance CSV export layout) as daily prices for SYMBOL."""
+    from stocksense.data import queries
+    from stocksense.data.csvfile import read_csv_file
+    from stocksense.data.symbols import validate_symbol
+
+    symbol = validate_symbol(symbol)
+    rows = read_csv_file(file)  # validates everything before anything is written
+    _settings, engine = settings_and_engine()
+    n = queries.upsert_prices(engine, symbol, rows, name=name, source="csv")
+    result = {"symbol": symbol, "ok": True, "rows": n, "first": rows[0].date,
+              "last": rows[-1].date}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"{symbol}: {n} rows ({rows[0].date} .. {rows[-1].date})")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def symbols(as_json: bool) -> None:
+    """List stored symbols and their date ranges."""
+    from stocksense.data import queries
+
+    _settings, engine = settings_and_engine()
+    items = queries.list_symbols(engine)
+    if as_json:
+        emit_json(items)
+        return
+    print_table(["symbol", "name", "watched", "first", "last", "days"],
+                [[s["symbol"], s["name"], s["watched"], s["first_date"], s["last_date"],
+                  s["n_days"]] for s in items])

@@ -1,0 +1,1 @@
+"""Storage layer: SQLAlchemy Core schema, migrations, queries and loaders."""

@@ -1,0 +1,71 @@
+"""Engine creation (SQLite WAL by default, any SQLAlchemy URL) and migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from stocksense.config import Settings
+from stocksense.data import schema
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    # WAL lets the web server read while `ingest`/`train` write.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def get_engine(settings: Settings) -> Engine:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10})
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _v1_initial(conn: sa.Connection) -> None:
+    for table in (schema.symbols, schema.prices, schema.models, schema.forecasts,
+                  schema.backtests):
+        table.create(conn, checkfirst=True)
+
+
+# Append-only: each step moves the schema from version i to i+1. Never edit a
+# released step; add a new one (ALTER TABLE ...) instead.
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v1_initial]
+
+
+def current_version(engine: Engine) -> int:
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("schema_version"):
+            return 0
+        value = conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
+        return int(value or 0)
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the schema to the newest version; safe to call on every start."""
+    with engine.begin() as conn:
+        schema.schema_version.create(conn, checkfirst=True)
+        applied = conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
+        applied = int(applied or 0)
+        for number, step in enumerate(MIGRATIONS, start=1):
+            if number <= applied:
+                continue
+            step(conn)
+            conn.execute(schema.schema_version.insert().values(version=number, applied_at=_now()))
+    return len(MIGRATIONS)

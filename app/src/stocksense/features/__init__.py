@@ -1,0 +1,1 @@
+"""Causal features (numpy only, shared by training and serving)."""

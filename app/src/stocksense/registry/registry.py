@@ -1,0 +1,114 @@
+"""Model registry.
+
+Layout (same keys on a folder or S3):
+    {SYMBOL}/{model}/versions/{version}/model.tflite
+    {SYMBOL}/{model}/versions/{version}/meta.json   written after the model; holds its sha256
+    {SYMBOL}/{model}/latest                          {"version": ...}, written last
+A version is visible only once meta.json exists, and serving follows `latest`,
+so a crash mid-publish never exposes a half-written model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from stocksense.registry.stores import ArtifactStore, LocalStore, S3Store
+
+MODEL_FILE = "model.tflite"
+META_FILE = "meta.json"
+
+
+class CorruptArtifact(RuntimeError):
+    pass
+
+
+def content_hash(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class ModelRegistry:
+    def __init__(self, store: ArtifactStore) -> None:
+        self.store = store
+
+    @staticmethod
+    def _base(symbol: str, model_name: str) -> str:
+        return f"{symbol}/{model_name}"
+
+    def latest_key(self, symbol: str, model_name: str) -> str:
+        return f"{self._base(symbol, model_name)}/latest"
+
+    def publish(self, symbol: str, model_name: str, model_bytes: bytes,
+                meta: dict[str, Any], version: str | None = None) -> dict[str, Any]:
+        digest = content_hash(model_bytes)
+        now = dt.datetime.now(dt.UTC)
+        version = version or f"{now:%Y%m%dT%H%M%S}Z-{digest[7:15]}"
+        base = f"{self._base(symbol, model_name)}/versions/{version}"
+        full_meta = {**meta, "symbol": symbol, "model_name": model_name, "version": version,
+                     "created_at": now.isoformat(timespec="seconds"), "content_hash": digest,
+                     "artifact": MODEL_FILE}
+        self.store.write_bytes(f"{base}/{MODEL_FILE}", model_bytes)
+        self.store.write_bytes(f"{base}/{META_FILE}",
+                               json.dumps(full_meta, indent=2, sort_keys=True).encode())
+        self.store.write_bytes(self.latest_key(symbol, model_name),
+                               json.dumps({"version": version}).encode())
+        full_meta["artifact_uri"] = self.store.uri(f"{base}/{MODEL_FILE}")
+        return full_meta
+
+    def latest_version(self, symbol: str, model_name: str) -> str | None:
+        raw = self.store.read_bytes(self.latest_key(symbol, model_name))
+        if raw is None:
+            return None
+        try:
+            return str(json.loads(raw)["version"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorruptArtifact(f"{symbol}/{model_name}: unreadable latest pointer") from exc
+
+    def latest_stamp(self, symbol: str, model_name: str) -> object | None:
+        return self.store.stamp(self.latest_key(symbol, model_name))
+
+    def versions(self, symbol: str, model_name: str) -> list[str]:
+        return self.store.list_children(f"{self._base(symbol, model_name)}/versions")
+
+    def symbols(self) -> list[str]:
+        return self.store.list_children("")
+
+    def model_names(self, symbol: str) -> list[str]:
+        return self.store.list_children(symbol)
+
+    def read_meta(self, symbol: str, model_name: str, version: str) -> dict[str, Any]:
+        key = f"{self._base(symbol, model_name)}/versions/{version}/{META_FILE}"
+        raw = self.store.read_bytes(key)
+        if raw is None:
+            raise CorruptArtifact(f"{symbol}/{model_name}@{version}: metadata missing")
+        try:
+            meta = json.loads(raw)
+        except ValueError as exc:
+            raise CorruptArtifact(f"{symbol}/{model_name}@{version}: metadata is not JSON") from exc
+        meta["artifact_uri"] = self.store.uri(
+            f"{self._base(symbol, model_name)}/versions/{version}/{MODEL_FILE}")
+        return meta
+
+    def load(self, symbol: str, model_name: str,
+             version: str | None = None) -> tuple[dict[str, Any], bytes]:
+        """Return (meta, model bytes) after checking the content hash."""
+        version = version or self.latest_version(symbol, model_name)
+        if version is None:
+            raise FileNotFoundError(f"no published {model_name} model for {symbol}")
+        meta = self.read_meta(symbol, model_name, version)
+        data = self.store.read_bytes(
+            f"{self._base(symbol, model_name)}/versions/{version}/{MODEL_FILE}")
+        if data is None:
+            raise CorruptArtifact(f"{symbol}/{model_name}@{version}: model file missing")
+        if content_hash(data) != meta.get("content_hash"):
+            raise CorruptArtifact(
+                f"{symbol}/{model_name}@{version}: content hash mismatch (corrupt artifact)")
+        return meta, data
+
+
+def open_registry(registry_url: str) -> ModelRegistry:
+    if registry_url.startswith("s3://"):
+        return ModelRegistry(S3Store(registry_url))
+    return ModelRegistry(LocalStore(registry_url.removeprefix("file://")))

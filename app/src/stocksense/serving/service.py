@@ -1,0 +1,186 @@
+"""ForecastService: next-day forecasts from published LiteRT models.
+
+Picks up a newly published version without restart: each call stats the
+registry's `latest` pointer and reloads only when it changed.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from stocksense.config import Settings
+from stocksense.data import queries
+from stocksense.data.symbols import InvalidSymbol, validate_symbol
+from stocksense.features.indicators import SERVING_LOOKBACK
+from stocksense.features.inference import NotEnoughHistory, latest_window
+from stocksense.features.windows import Scaler
+from stocksense.registry import CorruptArtifact, open_registry
+from stocksense.serving.errors import ModelUnavailable, UnknownSymbol
+from stocksense.serving.runtime import TFLiteModel
+
+MODEL_NAMES = ("transformer", "lstm")
+
+
+@dataclass
+class _Loaded:
+    stamp: object
+    meta: dict[str, Any]
+    model: TFLiteModel
+    scaler: Scaler
+
+
+class ForecastService:
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.registry = open_registry(settings.registry_url)
+        self._cache: dict[tuple[str, str], _Loaded] = {}
+        self._lock = threading.Lock()
+
+    # -- model loading -------------------------------------------------
+    def _get_model(self, symbol: str, model_name: str) -> _Loaded | None:
+        stamp = self.registry.latest_stamp(symbol, model_name)
+        key = (symbol, model_name)
+        if stamp is None:
+            self._cache.pop(key, None)
+            return None
+        cached = self._cache.get(key)
+        if cached is not None and cached.stamp == stamp:
+            return cached
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None and cached.stamp == stamp:
+                return cached
+            meta, data = self.registry.load(symbol, model_name)
+            try:
+                model = TFLiteModel(data)
+            except (ValueError, RuntimeError) as exc:
+                raise CorruptArtifact(f"{symbol}/{model_name}: LiteRT cannot load it: {exc}") \
+                    from exc
+            loaded = _Loaded(stamp, meta, model, Scaler.from_dict(meta["scaler"]))
+            self._cache[key] = loaded
+            return loaded
+
+    # -- public API ------------------------------------------------------
+    def forecast(self, symbol: str, record: bool = False) -> dict[str, Any]:
+        try:
+            symbol = validate_symbol(symbol)
+        except InvalidSymbol as exc:
+            raise UnknownSymbol(str(exc)) from exc
+        info = queries.get_symbol(self.engine, symbol)
+        if info is None or info["n_days"] == 0:
+            raise UnknownSymbol(f"no prices stored for {symbol}")
+        backtest = queries.latest_backtest(self.engine, symbol)
+        bt_metrics = (backtest or {}).get("metrics") or {}
+
+        loaded: dict[str, _Loaded] = {}
+        problems: list[str] = []
+        for name in MODEL_NAMES:
+            try:
+                item = self._get_model(symbol, name)
+            except (CorruptArtifact, FileNotFoundError, KeyError) as exc:
+                problems.append(str(exc))
+                continue
+            if item is not None:
+                loaded[name] = item
+        if not loaded:
+            detail = "; ".join(problems) or f"no trained model for {symbol}"
+            raise ModelUnavailable(detail)
+
+        window = max(int(item.meta["window"]) for item in loaded.values())
+        rows = queries.get_history(self.engine, symbol, window + SERVING_LOOKBACK)
+        last_close = float(rows[-1]["close"])
+        as_of = str(rows[-1]["date"])
+
+        models: dict[str, Any] = {}
+        for name, item in loaded.items():
+            try:
+                x = latest_window(rows, int(item.meta["window"]), item.scaler,
+                                  item.meta["features"])
+            except NotEnoughHistory as exc:
+                raise ModelUnavailable(f"{symbol}: {exc}") from exc
+            ret = float(item.scaler.unscale_target(item.model.predict(x))[0])
+            models[name] = {
+                "predicted_return": ret,
+                "predicted_close": last_close * math.exp(ret),
+                "model_version": item.meta["version"],
+                "data_as_of": item.meta.get("data_range", {}).get("end"),
+                "skill_vs_persistence": (bt_metrics.get(name) or {}).get("skill_vs_persistence"),
+            }
+
+        ensemble = self._ensemble(models, bt_metrics, last_close)
+        result = {"symbol": symbol, "as_of": as_of, "last_close": last_close,
+                  "models": models, "ensemble": ensemble}
+        if record:
+            for name, entry in [*models.items(), ("ensemble", ensemble)]:
+                queries.record_forecast(
+                    self.engine, symbol=symbol, model_name=name,
+                    model_version=entry.get("model_version"), as_of=as_of,
+                    predicted_return=entry["predicted_return"],
+                    predicted_close=entry["predicted_close"])
+        return result
+
+    @staticmethod
+    def _ensemble(models: dict[str, Any], bt_metrics: dict[str, Any],
+                  last_close: float) -> dict[str, Any]:
+        skill = (bt_metrics.get("ensemble") or {}).get("skill_vs_persistence")
+        # Serve the model mean only where the walk-forward backtest showed it beats
+        # persistence; otherwise "tomorrow = today" is the better forecast.
+        use_mean = skill is not None and skill > 0 and len(models) == len(MODEL_NAMES)
+        ret = sum(m["predicted_return"] for m in models.values()) / len(models) if use_mean \
+            else 0.0
+        return {
+            "predicted_return": ret,
+            "predicted_close": last_close * math.exp(ret),
+            "model_version": "+".join(f"{k}@{v['model_version']}" for k, v in models.items()),
+            "data_as_of": min((m["data_as_of"] or "") for m in models.values()) or None,
+            "skill_vs_persistence": skill if use_mean else 0.0,
+            "method": "mean" if use_mean else "persistence-fallback",
+        }
+
+    def list_models(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for symbol in self.registry.symbols():
+            for name in self.registry.model_names(symbol):
+                try:
+                    version = self.registry.latest_version(symbol, name)
+                    if version is None:
+                        continue
+                    meta = self.registry.read_meta(symbol, name, version)
+                except CorruptArtifact:
+                    continue
+                out.append({
+                    "symbol": symbol, "model_name": name, "version": version,
+                    "created_at": meta.get("created_at"), "metrics": meta.get("metrics", {}),
+                    "content_hash": meta.get("content_hash"),
+                    "data_range": meta.get("data_range", {}),
+                })
+        return out
+
+    def health(self) -> dict[str, Any]:
+        reasons: list[str] = []
+        symbols: list[str] = []
+        try:
+            symbols = [s["symbol"] for s in queries.list_symbols(self.engine)]
+        except Exception as exc:  # any DB failure makes the service unhealthy
+            reasons.append(f"database: {type(exc).__name__}: {exc}")
+        loaded = 0
+        try:
+            for symbol in self.registry.symbols():
+                for name in self.registry.model_names(symbol):
+                    try:
+                        if self._get_model(symbol, name) is not None:
+                            loaded += 1
+                    except (CorruptArtifact, FileNotFoundError, KeyError) as exc:
+                        reasons.append(str(exc))
+        except OSError as exc:
+            reasons.append(f"registry: {exc}")
+        if loaded == 0:
+            reasons.append("no models loaded")
+        return {"ok": not reasons, "reasons": reasons, "models_loaded": loaded,
+                "symbols": symbols}

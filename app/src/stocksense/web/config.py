@@ -1,0 +1,158 @@
+"""Web-only settings, read from ``STOCKSENSE_*`` environment variables and an optional env file.
+
+The env file uses ``KEY=VALUE`` lines (``#`` comments, optional ``export`` prefix, optional
+single or double quotes).  Real environment variables win over the file.  The file is named by
+``STOCKSENSE_ENV_FILE`` or passed explicitly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 5005
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used (e.g. no secret key in production)."""
+
+
+def parse_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    text = Path(path).read_text(encoding="utf-8")
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export "):].lstrip()
+        if "=" not in line:
+            raise ConfigError(f"{path}:{lineno}: expected KEY=VALUE")
+        key, value = line.split("=", 1)
+        key = key.strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def merged_environ(environ: Mapping[str, str] | None = None,
+                   env_file: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Environment variables over the env file's values."""
+    env = dict(os.environ if environ is None else environ)
+    path = env_file or env.get("STOCKSENSE_ENV_FILE")
+    merged: dict[str, str] = {}
+    if path:
+        merged.update(parse_env_file(path))
+    merged.update(env)
+    return merged
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    v = value.strip().lower()
+    if v in {"1", "true", "yes", "on"}:
+        return True
+    if v in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"not a boolean: {value!r}")
+
+
+def _int(name: str, value: str | None, default: int, lo: int, hi: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if not lo <= n <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {n}")
+    return n
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    env: str = "production"  # "production" | "development" | "testing"
+    secret_key: str | None = None
+    secret_key_ephemeral: bool = False
+    admin_user: str = "admin"
+    admin_password_hash: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    threads: int = 4
+    trusted_proxies: int = 1
+    secure_cookies: bool = True
+    stale_after_days: int = 4
+    login_max_attempts: int = 5
+    login_window_seconds: int = 300
+    forecast_cache_size: int = 256
+    forecast_recheck_seconds: float = 1.0
+    max_history_days: int = 3650
+    job_command: tuple[str, ...] | None = None  # override of the python -m stocksense prefix (tests)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def development(self) -> bool:
+        return self.env == "development"
+
+    def with_overrides(self, **kw) -> "WebConfig":
+        return replace(self, **kw)
+
+
+def _read_secret(env: Mapping[str, str]) -> str | None:
+    key = env.get("STOCKSENSE_SECRET_KEY") or None
+    path = env.get("STOCKSENSE_SECRET_KEY_FILE") or None
+    if key is None and path:
+        try:
+            key = Path(path).read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise ConfigError(f"cannot read STOCKSENSE_SECRET_KEY_FILE: {exc.strerror}") from None
+    return key
+
+
+def load_web_config(environ: Mapping[str, str] | None = None,
+                    env_file: str | os.PathLike[str] | None = None) -> WebConfig:
+    env = merged_environ(environ, env_file)
+    mode = (env.get("STOCKSENSE_ENV") or "production").strip().lower()
+    if mode not in {"production", "development", "testing"}:
+        raise ConfigError(f"STOCKSENSE_ENV must be production, development or testing, got {mode!r}")
+    dev = mode == "development"
+    secret = _read_secret(env)
+    ephemeral = False
+    if secret is None:
+        if mode == "production":
+            raise ConfigError(
+                "STOCKSENSE_SECRET_KEY (or STOCKSENSE_SECRET_KEY_FILE) is not set; refusing to start "
+                "outside development mode (set STOCKSENSE_ENV=development for an ephemeral key)")
+        secret = secrets.token_urlsafe(32)
+        ephemeral = True
+    elif len(secret) < 16 and mode == "production":
+        raise ConfigError("STOCKSENSE_SECRET_KEY is too short (need at least 16 characters)")
+    return WebConfig(
+        env=mode,
+        secret_key=secret,
+        secret_key_ephemeral=ephemeral,
+        admin_user=env.get("STOCKSENSE_ADMIN_USER") or "admin",
+        admin_password_hash=env.get("STOCKSENSE_ADMIN_PASSWORD_HASH") or None,
+        host=env.get("STOCKSENSE_HOST") or DEFAULT_HOST,
+        port=_int("STOCKSENSE_PORT", env.get("STOCKSENSE_PORT"), DEFAULT_PORT, 1, 65535),
+        threads=_int("STOCKSENSE_THREADS", env.get("STOCKSENSE_THREADS"), 4, 1, 64),
+        trusted_proxies=_int("STOCKSENSE_TRUSTED_PROXIES", env.get("STOCKSENSE_TRUSTED_PROXIES"),
+                             0 if dev else 1, 0, 5),
+        secure_cookies=_bool(env.get("STOCKSENSE_SECURE_COOKIES"), not dev and mode != "testing"),
+        stale_after_days=_int("STOCKSENSE_STALE_AFTER_DAYS", env.get("STOCKSENSE_STALE_AFTER_DAYS"), 4, 1, 365),
+        login_max_attempts=_int("STOCKSENSE_LOGIN_MAX_ATTEMPTS", env.get("STOCKSENSE_LOGIN_MAX_ATTEMPTS"),
+                                5, 1, 1000),
+        login_window_seconds=_int("STOCKSENSE_LOGIN_WINDOW_SECONDS", env.get("STOCKSENSE_LOGIN_WINDOW_SECONDS"),
+                                  300, 1, 86400),
+        forecast_cache_size=_int("STOCKSENSE_FORECAST_CACHE_SIZE", env.get("STOCKSENSE_FORECAST_CACHE_SIZE"),
+                                 256, 1, 100000),
+        extra={k: v for k, v in env.items() if k.startswith("STOCKSENSE_")
+               and "SECRET" not in k and "PASSWORD" not in k},
+    )
