@@ -22,6 +22,9 @@ def cli() -> None:
 for _command in (ingest, seed, import_csv, refresh, symbols, train, backtest, export, models):
     cli.add_command(_command)
 
+from stocksense.web.cli import register as _register_web  # noqa: E402  (web: serve, create-admin)
+_register_web(cli)
+
 
 def main() -> None:
     cli(prog_name="stocksense")
