@@ -149,10 +149,18 @@ class Backend:
         fn = getattr(self.service, "state_token", None)
         if fn is not None:
             return fn(symbol)
-        info = self._q.get_symbol(self.engine, symbol)
+        info = self._q.get_symbol(self.engine, symbol) or {}
+        data_state = (info.get("last_date"), info.get("n_days"))
+        registry = getattr(self.service, "registry", None)
+        if registry is not None and hasattr(registry, "latest_stamp"):
+            try:
+                names = tuple(registry.model_names(symbol))
+            except (OSError, KeyError):
+                names = ()
+            return data_state, tuple((n, registry.latest_stamp(symbol, n)) for n in names)
         versions = tuple(sorted((m.get("model_name"), str(m.get("version")))
                                 for m in self.service.list_models() if m.get("symbol") == symbol))
-        return (info or {}).get("last_date"), versions
+        return data_state, versions
 
     def forecast_json(self, symbol: str) -> bytes:
         """Serialized forecast; raises BadSymbol, NotFound, Unavailable."""
@@ -181,6 +189,20 @@ class Backend:
     def forecast(self, symbol: str) -> dict:
         return json.loads(self.forecast_json(symbol))
 
+    def _missing_models(self) -> list[str]:
+        """Every model of every watched symbol must be published (and so loaded by the service)."""
+        try:
+            from stocksense.serving.service import MODEL_NAMES
+        except ImportError:
+            MODEL_NAMES = ("transformer", "lstm")
+        have = {(m.get("symbol"), m.get("model_name")) for m in self.service.list_models()}
+        missing = []
+        for s in self.list_symbols(watched_only=True):
+            names = [n for n in MODEL_NAMES if (s["symbol"], n) not in have]
+            if names:
+                missing.append(f"{s['symbol']}: no published {' or '.join(names)} model")
+        return missing
+
     # -- health -----------------------------------------------------------------------------
     def db_ok(self) -> tuple[bool, str | None]:
         try:
@@ -201,6 +223,7 @@ class Backend:
                 detail = {k: v for k, v in h.items() if k not in {"ok", "reasons"}}
                 if not h.get("ok"):
                     reasons.extend(h.get("reasons") or ["models not loaded"])
+                reasons.extend(self._missing_models())
             except Exception as exc:  # noqa: BLE001
                 log.warning("health check failed", exc_info=True)
                 reasons.append(f"forecast service: {type(exc).__name__}")

@@ -92,12 +92,18 @@ def _iso(ts: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
+def default_command_prefix() -> list[str]:
+    """The `stocksense` CLI in this interpreter (works with or without an installed console script)."""
+    return [sys.executable, "-c",
+            "import sys; sys.argv[0] = 'stocksense'; from stocksense.cli import main; main()"]
+
+
 class JobManager:
     """Runs at most one job at a time; keeps the last few finished jobs for display."""
 
     def __init__(self, command_prefix: Sequence[str] | None = None, env: dict | None = None,
                  history: int = 10, on_finish: Callable[[Job], None] | None = None):
-        self.prefix = list(command_prefix or [sys.executable, "-m", "stocksense"])
+        self.prefix = list(command_prefix or default_command_prefix())
         self.env = env
         self._lock = threading.Lock()
         self._current: Job | None = None

@@ -22,7 +22,7 @@ def _resp(desc: str, ref: str | None = None) -> dict:
 
 SYMBOL_PARAM = {"name": "symbol", "in": "path", "required": True,
                 "description": "Ticker symbol: 1-10 characters, letters, digits, '.', '-' or '^' (case-insensitive).",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 20}}
+                "schema": {"type": "string", "minLength": 1}}
 
 
 def build_spec(app=None) -> dict:
