@@ -21,7 +21,7 @@ def _resp(desc: str, ref: str | None = None) -> dict:
 
 
 SYMBOL_PARAM = {"name": "symbol", "in": "path", "required": True,
-                "description": "Ticker symbol: 1-10 characters, letters, digits, '.', '-' or '^' (case-insensitive).",
+                "description": "Ticker symbol, case-insensitive: 1-15 letters, digits or . - ^ = (not starting with . - =).",
                 "schema": {"type": "string", "minLength": 1}}
 
 
