@@ -87,8 +87,10 @@ class ForecastCache:
 
 
 class Backend:
-    def __init__(self, settings, engine, service, *, cache_size: int = 256, recheck: float = 1.0):
+    def __init__(self, settings, engine, service, *, cache_size: int = 256, recheck: float = 1.0,
+                 cache_enabled: bool = True):
         self.settings = settings
+        self.cache_enabled = cache_enabled
         self.engine = engine
         self.service = service
         self.cache = ForecastCache(cache_size, recheck)
@@ -177,6 +179,8 @@ class Backend:
             return json.dumps(result, separators=(",", ":"), default=str).encode()
 
         try:
+            if not self.cache_enabled:  # benchmark of raw inference only
+                return compute()
             return self.cache.get(sym, lambda: self._token(sym), compute)
         except (NotFound, Unavailable) as exc:
             # unknown to the database: 404; known but without a usable model: 503
