@@ -30,6 +30,8 @@ class Settings:
     # Training history used by default (trading days, ~10 years).
     train_days: int = 2520
     seed: int = 42
+    # Max training epochs (early stopping usually ends sooner).
+    epochs: int = 40
 
     @property
     def log_dir(self) -> Path:
@@ -76,4 +78,5 @@ def load_settings(
         backtest_days=_int("STOCKSENSE_BACKTEST_DAYS", 252),
         train_days=_int("STOCKSENSE_TRAIN_DAYS", 2520),
         seed=_int("STOCKSENSE_SEED", 42),
+        epochs=_int("STOCKSENSE_EPOCHS", 40),
     )

@@ -10,7 +10,7 @@ import click
 
 from stocksense.cli.common import StockSenseGroup
 from stocksense.cli.data_cmds import import_csv, ingest, refresh, seed, symbols
-from stocksense.cli.model_cmds import backtest, export, models, train
+from stocksense.cli.model_cmds import backtest, export, forecast, models, train
 
 
 @click.group(cls=StockSenseGroup)
@@ -19,7 +19,8 @@ def cli() -> None:
     """StockSense: daily stock forecasts (Transformer + LSTM, served with LiteRT)."""
 
 
-for _command in (ingest, seed, import_csv, refresh, symbols, train, backtest, export, models):
+for _command in (ingest, seed, import_csv, refresh, symbols, train, backtest, export, models,
+                 forecast):
     cli.add_command(_command)
 
 from stocksense.web.cli import register as _register_web  # noqa: E402  (web: serve, create-admin)

@@ -66,7 +66,7 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
         if v is None:
             return "-"
         if isinstance(v, float):
-            return f"{v:.4f}"
+            return f"{v:.2e}" if v != 0 and abs(v) < 1e-3 else f"{v:.4f}"
         return str(v)
 
     cells = [[fmt(v) for v in row] for row in rows]

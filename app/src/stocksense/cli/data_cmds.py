@@ -8,19 +8,9 @@ from stocksense.cli.common import emit_json, print_table, settings_and_engine
 
 
 def _ingest_one(engine, symbol: str, period: str) -> dict:  # type: ignore[no-untyped-def]
-    from stocksense.data import queries
-    from stocksense.data.prices import PriceValidationError
-    from stocksense.data.symbols import InvalidSymbol, validate_symbol
-    from stocksense.data.yahoo import FetchError, fetch_daily
+    from stocksense.data.refresh import ingest_symbol
 
-    try:
-        symbol = validate_symbol(symbol)
-        rows = fetch_daily(symbol, period=period)
-    except (InvalidSymbol, FetchError, PriceValidationError) as exc:
-        # Nothing is written for this symbol: stored data stays as it was.
-        return {"symbol": symbol, "ok": False, "error": str(exc)}
-    n = queries.upsert_prices(engine, symbol, rows, source="yahoo")
-    return {"symbol": symbol, "ok": True, "rows": n, "first": rows[0].date, "last": rows[-1].date}
+    return ingest_symbol(engine, symbol, period)
 
 
 def _report(results: list[dict], as_json: bool) -> None:
@@ -51,20 +41,21 @@ def ingest(symbols: tuple[str, ...], period: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def refresh(as_json: bool) -> None:
     """Ingest recent prices for watched symbols; failures are reported, not fatal."""
-    from stocksense.data import queries
+    from stocksense.data.refresh import refresh_watched
 
-    _settings, engine = settings_and_engine()
-    watched = [s["symbol"] for s in queries.list_symbols(engine, watched_only=True)]
-    results = [_ingest_one(engine, s, "1mo") for s in watched]
+    settings, engine = settings_and_engine()
+    summary = refresh_watched(settings, engine)
+    results = summary["results"]
     if as_json:
         for r in results:
             emit_json(r)
-    else:
-        for r in results:
-            line = f"{r['symbol']}: " + (f"{r['rows']} rows" if r["ok"] else f"skipped: {r['error']}")
-            click.echo(line)
-        if not watched:
-            click.echo("no watched symbols")
+        emit_json({"event": "done", "ok": summary["ok"], "n": len(results)})
+        return
+    for r in results:
+        click.echo(f"{r['symbol']}: " + (f"{r['rows']} rows" if r["ok"]
+                                         else f"skipped: {r['error']}"))
+    if not results:
+        click.echo("no watched symbols")
 
 
 @click.command()

@@ -1,35 +1,292 @@
-"""Model commands: train, backtest, export, models (filled in below)."""
+"""Model commands: train, backtest, export, models, forecast.
+
+TensorFlow is imported only inside train/backtest; export, models and
+forecast run on the serving install.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
 import click
 
-from stocksense.cli.common import UserError
+from stocksense.cli.common import UserError, emit_json, print_table, settings_and_engine
+
+MODEL_CHOICE = click.Choice(["transformer", "lstm"])
+
+
+def _train_config(epochs: int | None, seed: int | None, settings):  # type: ignore[no-untyped-def]
+    from stocksense.models.training import TrainConfig
+
+    epochs = epochs if epochs is not None else settings.epochs
+    if epochs < 1:
+        raise UserError("--epochs must be at least 1")
+    return TrainConfig(epochs=epochs, seed=seed if seed is not None else settings.seed)
+
+
+@contextmanager
+def _json_errors(as_json: bool) -> Iterator[None]:
+    """In --json mode, report failures as a final {"event": "error"} line too."""
+    try:
+        yield
+    except SystemExit:
+        raise
+    except click.ClickException as exc:
+        if as_json:
+            emit_json({"event": "error", "message": exc.format_message()})
+        raise
+    except ModuleNotFoundError as exc:
+        message = (f"{exc.name} is not installed: this command needs "
+                   "pip install 'stocksense[train]'")
+        if as_json:
+            emit_json({"event": "error", "message": message})
+        raise UserError(message) from exc
+    except Exception as exc:
+        from stocksense.cli.common import _known_errors
+
+        message = str(exc) if isinstance(exc, _known_errors()) else \
+            f"{type(exc).__name__}: {exc}"
+        if as_json:
+            emit_json({"event": "error", "message": message})
+        if isinstance(exc, _known_errors()):
+            raise UserError(message) from exc
+        raise
+
+
+def _epoch_bars(as_json: bool) -> tuple[Callable[[dict[str, Any]], None], Callable[[], None]]:
+    """Progress sink: JSON lines, or one tqdm bar per model on stderr."""
+    if as_json:
+        return emit_json, lambda: None
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def sink(event: dict[str, Any]) -> None:
+        if event["event"] == "epoch":
+            bar = bars.get(event["model"])
+            if bar is None or bar.n >= bar.total or event["epoch"] == 1:
+                if bar is not None:
+                    bar.close()
+                bar = bars[event["model"]] = tqdm(total=event["of"], desc=event["model"],
+                                                  unit="epoch", leave=False)
+            bar.update(1)
+            bar.set_postfix(val_loss=f"{event['val_loss']:.4f}")
+        elif event["event"] == "published":
+            bar = bars.pop(event["model"], None)
+            if bar is not None:
+                bar.close()
+            click.echo(f"{event['model']}: published {event['version']} "
+                       f"(val_loss {event['val_loss']:.4f}, "
+                       f"LiteRT parity {event['parity_max_abs_diff']:.1e})")
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return sink, close
+
+
+@click.command()
+@click.argument("symbol")
+@click.option("--model", "model_names", type=MODEL_CHOICE, multiple=True,
+              help="Model(s) to train (default: both).")
+@click.option("--epochs", type=int, default=None, help="Max epochs (early stopping may end sooner).")
+@click.option("--days", type=int, default=None, help="Trading days of history (default ~10y).")
+@click.option("--seed", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True, help="JSON-lines progress events.")
+def train(symbol: str, model_names: tuple[str, ...], epochs: int | None, days: int | None,
+          seed: int | None, as_json: bool) -> None:
+    """Train, export to LiteRT (parity-checked) and publish models for SYMBOL."""
+    from stocksense.data.symbols import validate_symbol
+    from stocksense.models import MODEL_NAMES
+
+    with _json_errors(as_json):
+        symbol = validate_symbol(symbol)
+        names = model_names or MODEL_NAMES
+        if as_json:
+            emit_json({"event": "start", "symbol": symbol, "models": list(names)})
+        settings, engine = settings_and_engine()
+        if days is not None and days < 1:
+            raise UserError("--days must be positive")
+        from stocksense.models.pipeline import TrainOptions, train_symbol
+
+        options = TrainOptions(models=names, days=days,
+                               config=_train_config(epochs, seed, settings))
+        sink, close = _epoch_bars(as_json)
+        try:
+            published = train_symbol(settings, engine, symbol, options, progress=sink)
+        finally:
+            close()
+        summary = [{"model": m["model_name"], "version": m["version"],
+                    "content_hash": m["content_hash"], "metrics": m["metrics"]}
+                   for m in published]
+        if as_json:
+            emit_json({"event": "done", "symbol": symbol, "models": summary})
+
+
+@click.command()
+@click.argument("symbol")
+@click.option("--refit-every", type=int, default=None,
+              help="Refit the models every N trading days (default 63).")
+@click.option("--test-days", type=int, default=None, help="Days evaluated (default 252).")
+@click.option("--epochs", type=int, default=None)
+@click.option("--days", type=int, default=None, help="Trading days of history (default ~10y).")
+@click.option("--seed", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True)
+def backtest(symbol: str, refit_every: int | None, test_days: int | None, epochs: int | None,
+             days: int | None, seed: int | None, as_json: bool) -> None:
+    """Walk-forward backtest of both models, the ensemble and naive baselines."""
+    from stocksense.data import queries
+    from stocksense.data.symbols import validate_symbol
+
+    with _json_errors(as_json):
+        symbol = validate_symbol(symbol)
+        settings, engine = settings_and_engine()
+        refit = refit_every if refit_every is not None else settings.refit_every
+        tdays = test_days if test_days is not None else settings.backtest_days
+        if refit < 1 or tdays < 1:
+            raise UserError("--refit-every and --test-days must be positive")
+        from stocksense.backtest.walkforward import walk_forward
+        from stocksense.models.pipeline import load_rows
+
+        rows = load_rows(engine, symbol, days or settings.train_days, settings.window)
+        cfg = _train_config(epochs, seed, settings)
+        if as_json:
+            emit_json({"event": "start", "symbol": symbol, "refit_every": refit,
+                       "test_days": tdays})
+
+            def fold_done(k: int, total: int) -> None:
+                emit_json({"event": "fold", "fold": k, "of": total})
+
+            result = walk_forward(rows, settings.window, tdays, refit, cfg,
+                                  fold_done=fold_done)
+        else:
+            from tqdm import tqdm
+
+            bar = tqdm(total=-(-tdays // refit), desc=f"{symbol} walk-forward", unit="fold")
+            result = walk_forward(rows, settings.window, tdays, refit, cfg,
+                                  fold_done=lambda k, total: bar.update(1))
+            bar.close()
+        bid = queries.save_backtest(engine, symbol=symbol, refit_every=refit,
+                                    metrics=result.metrics, points=result.points)
+        if as_json:
+            emit_json({"event": "done", "symbol": symbol, "backtest_id": bid,
+                       "ensemble_method": result.method, "metrics": result.metrics})
+            return
+        click.echo(f"\n{symbol}: walk-forward over {len(result.points)} days, "
+                   f"refit every {refit} days ({result.points[0]['date']} .. "
+                   f"{result.points[-1]['date']})")
+        print_metrics_table(result.metrics)
+        click.echo(f"ensemble served as: {result.method}")
+
+
+def print_metrics_table(metrics: dict[str, dict[str, Any]]) -> None:
+    order = ["persistence", "drift", "transformer", "lstm", "ensemble"]
+    rows = [[name, m["mae"], m["rmse"], m["directional_accuracy"], m["skill_vs_persistence"],
+             m["skill_vs_drift"], m["n"]]
+            for name in order if (m := metrics.get(name))]
+    print_table(["model", "MAE", "RMSE", "dir_acc", "skill_vs_persist", "skill_vs_drift", "n"],
+                rows)
+
+
+@click.command()
+@click.argument("symbol")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Folder to copy the verified .tflite and meta.json into.")
+@click.option("--model", "model_names", type=MODEL_CHOICE, multiple=True)
+@click.option("--json", "as_json", is_flag=True)
+def export(symbol: str, out_dir: str, model_names: tuple[str, ...], as_json: bool) -> None:
+    """Copy SYMBOL's latest LiteRT models out of the registry after verifying them.
+
+    Verification: content hash, and a LiteRT load plus one prediction (no TensorFlow).
+    """
+    import numpy as np
+
+    from stocksense.config import load_settings
+    from stocksense.data.symbols import validate_symbol
+    from stocksense.models import MODEL_NAMES
+    from stocksense.registry import CorruptArtifact, open_registry
+    from stocksense.serving.runtime import TFLiteModel
+
+    symbol = validate_symbol(symbol)
+    registry = open_registry(load_settings().registry_url)
+    out = Path(out_dir)
+    results = []
+    for name in model_names or MODEL_NAMES:
+        version = registry.latest_version(symbol, name)
+        if version is None:
+            raise UserError(f"no published {name} model for {symbol}; run `stocksense train`")
+        meta, data = registry.load(symbol, name, version)
+        try:
+            lite = TFLiteModel(data)
+            probe = np.zeros((1, int(meta["window"]), len(meta["features"])), np.float32)
+            value = lite.predict(probe)
+        except (ValueError, RuntimeError) as exc:
+            raise CorruptArtifact(f"{symbol}/{name}@{version}: LiteRT cannot run it: {exc}") \
+                from exc
+        if not np.all(np.isfinite(value)):
+            raise CorruptArtifact(f"{symbol}/{name}@{version}: non-finite output")
+        target = out / symbol / name
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "model.tflite").write_bytes(data)
+        (target / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        results.append({"symbol": symbol, "model": name, "version": version,
+                        "path": str(target / "model.tflite"), "bytes": len(data)})
+    if as_json:
+        emit_json(results)
+    else:
+        for r in results:
+            click.echo(f"{r['model']}@{r['version']} -> {r['path']} ({r['bytes']} bytes)")
+
+
+@click.command()
+@click.argument("symbol", required=False)
+@click.option("--json", "as_json", is_flag=True)
+def models(symbol: str | None, as_json: bool) -> None:
+    """List published models (latest version per symbol and model)."""
+    from stocksense.data.symbols import validate_symbol
+    from stocksense.serving import ForecastService
+
+    settings, engine = settings_and_engine()
+    items = ForecastService(settings, engine).list_models()
+    if symbol:
+        wanted = validate_symbol(symbol)
+        items = [m for m in items if m["symbol"] == wanted]
+    if as_json:
+        emit_json(items)
+        return
+    if not items:
+        click.echo("no published models; run `stocksense train SYMBOL`")
+        return
+    print_table(["symbol", "model", "version", "data", "val_loss", "parity", "hash"],
+                [[m["symbol"], m["model_name"], m["version"],
+                  f"{m['data_range'].get('start')}..{m['data_range'].get('end')}",
+                  m["metrics"].get("val_loss"), m["metrics"].get("parity_max_abs_diff"),
+                  (m["content_hash"] or "")[:19]] for m in items])
 
 
 @click.command()
 @click.argument("symbol")
 @click.option("--json", "as_json", is_flag=True)
-def train(symbol: str, as_json: bool) -> None:
-    """Train, export and publish both models for SYMBOL."""
-    raise UserError("not implemented yet")
+def forecast(symbol: str, as_json: bool) -> None:
+    """Next-day forecast for SYMBOL from the published LiteRT models (no TensorFlow)."""
+    from stocksense.serving import ForecastService
 
-
-@click.command()
-@click.argument("symbol")
-def backtest(symbol: str) -> None:
-    """Walk-forward backtest."""
-    raise UserError("not implemented yet")
-
-
-@click.command()
-@click.argument("symbol")
-def export(symbol: str) -> None:
-    """Export."""
-    raise UserError("not implemented yet")
-
-
-@click.command()
-def models() -> None:
-    """List published models."""
-    raise UserError("not implemented yet")
+    settings, engine = settings_and_engine()
+    result = ForecastService(settings, engine).forecast(symbol, record=True)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"{result['symbol']} as of {result['as_of']}: last close "
+               f"{result['last_close']:.4f}")
+    rows = [[name, m["predicted_return"], m["predicted_close"], m["model_version"],
+             m["skill_vs_persistence"]] for name, m in result["models"].items()]
+    ens = result["ensemble"]
+    rows.append([f"ensemble ({ens['method']})", ens["predicted_return"], ens["predicted_close"],
+                 "", ens["skill_vs_persistence"]])
+    print_table(["model", "pred_return", "pred_close", "version", "skill_vs_persist"], rows)

@@ -182,3 +182,12 @@ def latest_backtest(engine: Engine, symbol: str) -> dict[str, Any] | None:
         "symbol": row.symbol, "created_at": row.created_at, "refit_every": row.refit_every,
         "metrics": row.metrics, "points": row.points,
     }
+
+
+def latest_backtest_id(engine: Engine, symbol: str) -> int | None:
+    """Cheap change marker: id of the newest backtest row for a symbol."""
+    symbol = validate_symbol(symbol)
+    B = schema.backtests
+    with engine.connect() as conn:
+        value = conn.execute(sa.select(sa.func.max(B.c.id)).where(B.c.symbol == symbol)).scalar()
+    return int(value) if value is not None else None

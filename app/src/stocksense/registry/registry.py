@@ -41,15 +41,21 @@ class ModelRegistry:
         return f"{self._base(symbol, model_name)}/latest"
 
     def publish(self, symbol: str, model_name: str, model_bytes: bytes,
-                meta: dict[str, Any], version: str | None = None) -> dict[str, Any]:
+                meta: dict[str, Any], version: str | None = None,
+                extra_files: dict[str, bytes] | None = None) -> dict[str, Any]:
+        """Write model + extras, then meta.json, then move `latest` (in that order)."""
         digest = content_hash(model_bytes)
         now = dt.datetime.now(dt.UTC)
         version = version or f"{now:%Y%m%dT%H%M%S}Z-{digest[7:15]}"
         base = f"{self._base(symbol, model_name)}/versions/{version}"
         full_meta = {**meta, "symbol": symbol, "model_name": model_name, "version": version,
                      "created_at": now.isoformat(timespec="seconds"), "content_hash": digest,
-                     "artifact": MODEL_FILE}
+                     "artifact": MODEL_FILE,
+                     "extra_files": {name: content_hash(data)
+                                     for name, data in (extra_files or {}).items()}}
         self.store.write_bytes(f"{base}/{MODEL_FILE}", model_bytes)
+        for name, data in (extra_files or {}).items():
+            self.store.write_bytes(f"{base}/{name}", data)
         self.store.write_bytes(f"{base}/{META_FILE}",
                                json.dumps(full_meta, indent=2, sort_keys=True).encode())
         self.store.write_bytes(self.latest_key(symbol, model_name),
@@ -106,6 +112,18 @@ class ModelRegistry:
             raise CorruptArtifact(
                 f"{symbol}/{model_name}@{version}: content hash mismatch (corrupt artifact)")
         return meta, data
+
+
+    def load_extra(self, symbol: str, model_name: str, version: str, name: str) -> bytes:
+        """An extra file of a version (e.g. the Keras model), hash-checked."""
+        meta = self.read_meta(symbol, model_name, version)
+        expected = (meta.get("extra_files") or {}).get(name)
+        data = self.store.read_bytes(f"{self._base(symbol, model_name)}/versions/{version}/{name}")
+        if expected is None or data is None:
+            raise CorruptArtifact(f"{symbol}/{model_name}@{version}: no {name} stored")
+        if content_hash(data) != expected:
+            raise CorruptArtifact(f"{symbol}/{model_name}@{version}: {name} hash mismatch")
+        return data
 
 
 def open_registry(registry_url: str) -> ModelRegistry:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from sqlalchemy.engine import Engine
 
@@ -26,11 +28,15 @@ from stocksense.serving.runtime import TFLiteModel
 MODEL_NAMES = ("transformer", "lstm")
 
 
+class Predictor(Protocol):
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass
 class _Loaded:
     stamp: object
     meta: dict[str, Any]
-    model: TFLiteModel
+    model: Predictor
     scaler: Scaler
 
 
@@ -57,14 +63,17 @@ class ForecastService:
             if cached is not None and cached.stamp == stamp:
                 return cached
             meta, data = self.registry.load(symbol, model_name)
-            try:
-                model = TFLiteModel(data)
-            except (ValueError, RuntimeError) as exc:
-                raise CorruptArtifact(f"{symbol}/{model_name}: LiteRT cannot load it: {exc}") \
-                    from exc
+            model = self._runtime(symbol, model_name, meta, data)
             loaded = _Loaded(stamp, meta, model, Scaler.from_dict(meta["scaler"]))
             self._cache[key] = loaded
             return loaded
+
+    def _runtime(self, symbol: str, model_name: str, meta: dict[str, Any],
+                 data: bytes) -> Predictor:
+        try:
+            return TFLiteModel(data)
+        except (ValueError, RuntimeError) as exc:
+            raise CorruptArtifact(f"{symbol}/{model_name}: LiteRT cannot load it: {exc}") from exc
 
     # -- public API ------------------------------------------------------
     def forecast(self, symbol: str, record: bool = False) -> dict[str, Any]:
@@ -142,6 +151,22 @@ class ForecastService:
             "skill_vs_persistence": skill if use_mean else 0.0,
             "method": "mean" if use_mean else "persistence-fallback",
         }
+
+    def state_token(self, symbol: str) -> tuple[object, ...]:
+        """Changes when the symbol's data, a published model or its backtest changes.
+
+        No inference and no model loading: one small query, one backtest-id query
+        and a stat of each `latest` pointer. The web layer caches forecasts by it.
+        """
+        try:
+            symbol = validate_symbol(symbol)
+        except InvalidSymbol as exc:
+            raise UnknownSymbol(str(exc)) from exc
+        info = queries.get_symbol(self.engine, symbol)
+        last_date = info["last_date"] if info else None
+        n_days = info["n_days"] if info else 0
+        stamps = tuple(self.registry.latest_stamp(symbol, name) for name in MODEL_NAMES)
+        return (symbol, last_date, n_days, stamps, queries.latest_backtest_id(self.engine, symbol))
 
     def list_models(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

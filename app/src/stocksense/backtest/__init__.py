@@ -1,0 +1,1 @@
+"""Walk-forward evaluation against naive baselines."""

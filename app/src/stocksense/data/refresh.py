@@ -1,0 +1,31 @@
+"""Refresh watched symbols from Yahoo (offline-tolerant); no pandas at import time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from stocksense.config import Settings
+from stocksense.data import queries
+
+
+def ingest_symbol(engine: Engine, symbol: str, period: str = "10y") -> dict[str, Any]:
+    """Fetch and upsert one symbol. Failures return ok=False and write nothing."""
+    from stocksense.data.prices import PriceValidationError
+    from stocksense.data.symbols import InvalidSymbol, validate_symbol
+    from stocksense.data.yahoo import FetchError, fetch_daily
+
+    try:
+        symbol = validate_symbol(symbol)
+        rows = fetch_daily(symbol, period=period)
+    except (InvalidSymbol, FetchError, PriceValidationError) as exc:
+        return {"symbol": symbol, "ok": False, "error": str(exc)}
+    n = queries.upsert_prices(engine, symbol, rows, source="yahoo")
+    return {"symbol": symbol, "ok": True, "rows": n, "first": rows[0].date, "last": rows[-1].date}
+
+
+def refresh_watched(settings: Settings, engine: Engine, period: str = "1mo") -> dict[str, Any]:
+    watched = [s["symbol"] for s in queries.list_symbols(engine, watched_only=True)]
+    results = [ingest_symbol(engine, s, period) for s in watched]
+    return {"ok": all(r["ok"] for r in results), "results": results}

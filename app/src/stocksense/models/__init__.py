@@ -1,0 +1,3 @@
+"""Training-side code (needs the `train` extra: TensorFlow/Keras). Never imported by serving."""
+
+MODEL_NAMES = ("transformer", "lstm")

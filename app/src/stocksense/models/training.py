@@ -1,0 +1,85 @@
+"""Seeded Keras training with time-ordered validation and early stopping."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stocksense.models.dataset import TrainingSet
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+def configure_tensorflow(threads: int = 1) -> None:
+    """Quiet logs and pin TF to few threads: the box is small and shared."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # oneDNN's fused kernels raise peak memory and make runs less repeatable.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # already initialised in this process; keep the first setting
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 40
+    batch_size: int = 64
+    patience: int = 6
+    learning_rate: float = 1e-3
+    seed: int = 42
+
+
+@dataclass
+class TrainResult:
+    model: Any  # keras.Model
+    epochs_run: int
+    best_val_loss: float
+    train_seconds: float
+
+
+def train_model(name: str, data: TrainingSet, window: int, cfg: TrainConfig,
+                progress: Progress | None = None) -> TrainResult:
+    import keras
+
+    from stocksense.models.architectures import BUILDERS
+
+    keras.utils.set_random_seed(cfg.seed)
+    model = BUILDERS[name](window, data.x_train.shape[-1])
+    # Huber: daily returns are fat-tailed; squared loss lets a few crash days dominate.
+    # No XLA: compiling costs more memory and start-up time than it saves here.
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
+                  loss=keras.losses.Huber(delta=1.0), jit_compile=False)
+
+    class _Report(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if progress is not None:
+                logs = logs or {}
+                progress({"event": "epoch", "model": name, "epoch": epoch + 1, "of": cfg.epochs,
+                          "loss": float(logs.get("loss", np.nan)),
+                          "val_loss": float(logs.get("val_loss", np.nan))})
+
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
+                                            restore_best_weights=True)
+    started = time.perf_counter()
+    history = model.fit(
+        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+        epochs=cfg.epochs, batch_size=cfg.batch_size, shuffle=True, verbose=0,
+        callbacks=[stopper, _Report()],
+    )
+    val = history.history.get("val_loss", [float("nan")])
+    return TrainResult(model, len(val), float(np.nanmin(val)), time.perf_counter() - started)
+
+
+def predict_keras(model: Any, x: np.ndarray) -> np.ndarray:
+    # Direct call, not model.predict: avoids building a tf.data pipeline per call.
+    return np.asarray(model(x, training=False)).reshape(-1)
