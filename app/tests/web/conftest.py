@@ -16,13 +16,10 @@ TRAINED = "MSFT"      # trained + backtested in the fixture
 UNTRAINED = "AMZN"    # seeded, never trained
 
 # Small, fast training settings for the tests (read by the ML core's settings/CLI).
+TINY_TRAIN_ARGS = ("--epochs", "2", "--days", "400")
 TINY_ENV = {
-    "STOCKSENSE_TINY": "1",
     "STOCKSENSE_WINDOW": "20",
-    "STOCKSENSE_TRAIN_DAYS": "400",
-    "STOCKSENSE_BACKTEST_DAYS": "40",
-    "STOCKSENSE_REFIT_EVERY": "40",
-    "STOCKSENSE_EPOCHS": "2",
+    "STOCKSENSE_RETRAIN_ARGS": " ".join(TINY_TRAIN_ARGS),  # the admin retrain job
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "CUDA_VISIBLE_DEVICES": "",
 }
@@ -52,10 +49,12 @@ def _seed_and_train(home: Path) -> None:
     queries.set_watched(engine, TRAINED, True)
     queries.set_watched(engine, UNTRAINED, False)
     engine.dispose()
-    proc = run_cli(home, "train", TRAINED, "--json")
-    assert proc.returncode == 0, f"training failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    events = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
-    assert events and events[-1].get("event") == "done", proc.stdout[-2000:]
+    for args in (("train", TRAINED, "--json", *TINY_TRAIN_ARGS),
+                 ("backtest", TRAINED, "--json", "--refit-every", "40", "--test-days", "40", *TINY_TRAIN_ARGS)):
+        proc = run_cli(home, *args)
+        assert proc.returncode == 0, f"{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        events = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+        assert events and events[-1].get("event") == "done", proc.stdout[-2000:]
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,8 @@ CASES = [
     (f"/api/v1/symbols/{UNTRAINED}/forecast", "/api/v1/symbols/{symbol}/forecast", 503),
     (f"/api/v1/symbols/{TRAINED}/backtest", "/api/v1/symbols/{symbol}/backtest", 200),
     ("/api/v1/symbols/ZZZZ/backtest", "/api/v1/symbols/{symbol}/backtest", 404),
+    ("/api/v1/symbols/bad!!/backtest", "/api/v1/symbols/{symbol}/backtest", 400),
+    ("/api/v1/symbols/bad!!/history", "/api/v1/symbols/{symbol}/history", 400),
     (f"/api/v1/symbols/{UNTRAINED}/backtest", "/api/v1/symbols/{symbol}/backtest", 503),
     ("/api/v1/models", "/api/v1/models", 200),
     ("/api/v1/models?symbol=bad!!", "/api/v1/models", 400),

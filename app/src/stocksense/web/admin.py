@@ -102,7 +102,7 @@ def retrain():
     except (BadSymbol, NotFound):
         flash("Choose a known symbol to retrain.", "error")
         return redirect(url_for("admin.index"))
-    return _start("retrain", ["train", sym, "--json"], sym, f"Retraining {sym} started.")
+    return _start("retrain", ["train", sym, "--json", *_cfg().retrain_args], sym, f"Retraining {sym} started.")
 
 
 @bp.post("/refresh")

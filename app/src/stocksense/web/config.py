@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
@@ -94,7 +95,8 @@ class WebConfig:
     forecast_cache_size: int = 256
     forecast_recheck_seconds: float = 1.0
     max_history_days: int = 3650
-    job_command: tuple[str, ...] | None = None  # override of the python -m stocksense prefix (tests)
+    job_command: tuple[str, ...] | None = None  # override of the stocksense CLI prefix (tests)
+    retrain_args: tuple[str, ...] = ()  # extra `stocksense train` options, e.g. ("--epochs", "20")
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -153,6 +155,7 @@ def load_web_config(environ: Mapping[str, str] | None = None,
                                   300, 1, 86400),
         forecast_cache_size=_int("STOCKSENSE_FORECAST_CACHE_SIZE", env.get("STOCKSENSE_FORECAST_CACHE_SIZE"),
                                  256, 1, 100000),
+        retrain_args=tuple(shlex.split(env.get("STOCKSENSE_RETRAIN_ARGS") or "")),
         extra={k: v for k, v in env.items() if k.startswith("STOCKSENSE_")
                and "SECRET" not in k and "PASSWORD" not in k},
     )
