@@ -67,6 +67,18 @@ class Job:
                 frac = 0.0
             self._models[model] = min(max(frac, 0.0), 1.0)
             self.message = f"training {model}: epoch {ev.get('epoch')} of {ev.get('of')}"
+        elif kind == "export":
+            self.message = f"exporting {ev.get('model', 'model')} to LiteRT"
+        elif kind == "published":
+            model = str(ev.get("model", "model"))
+            self._models[model] = 1.0
+            self.message = f"published {model} {ev.get('version', '')}".strip()
+        elif kind == "fold":
+            try:
+                self.progress = min(float(ev.get("fold", 0)) / max(float(ev.get("of", 1)), 1.0), 0.99)
+            except (TypeError, ValueError):
+                pass
+            self.message = f"backtest fold {ev.get('fold')} of {ev.get('of')}"
         elif kind == "progress":
             try:
                 self.progress = min(max(float(ev.get("fraction", 0.0)), 0.0), 1.0)
@@ -80,7 +92,7 @@ class Job:
             self.message = str(ev.get("message") or "failed")[:500]
         elif kind:
             self.message = str(ev.get("message") or kind)[:200]
-        if self._models and kind == "epoch":
+        if self._models and kind in ("epoch", "published"):
             # the expected number of models is announced by "start"; otherwise assume two
             n = max(len(self._models), 2)
             self.progress = min(sum(self._models.values()) / n, 0.99)

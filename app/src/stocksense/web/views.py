@@ -122,6 +122,15 @@ def pct(value, digits: int = 2, signed: bool = True):
     return f"{v:+.{digits}f}%" if signed else f"{v:.{digits}f}%"
 
 
+MODEL_LABELS = {"transformer": "Transformer", "lstm": "LSTM", "ensemble": "Ensemble",
+                "persistence": "Persistence", "drift": "Drift"}
+
+
+@bp.app_template_filter("modelname")
+def modelname(name) -> str:
+    return MODEL_LABELS.get(str(name), str(name).capitalize())
+
+
 @bp.app_template_filter("money")
 def money(value):
     if value is None:

@@ -10,7 +10,8 @@
                   persistence: "#7f7f7f", drift: "#CC79A7" };
   var dashes = { actual: [], ensemble: [], transformer: [6, 3], lstm: [2, 2], persistence: [10, 4], drift: [4, 4, 1, 4] };
   function colour(k, i) { return palette[k] || ["#E69F00", "#56B4E9", "#F0E442"][i % 3]; }
-  function cap(s) { return s.charAt(0).toUpperCase() + s.slice(1); }
+  var names = { lstm: "LSTM" };
+  function cap(s) { return names[s] || s.charAt(0).toUpperCase() + s.slice(1); }
   window.Chart.defaults.animation = false;
   window.Chart.defaults.font.size = 13;
   window.Chart.defaults.color = "#1a1a1a";
