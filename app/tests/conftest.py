@@ -1,0 +1,59 @@
+"""Shared fixtures: real bundled prices in a throw-away STOCKSENSE_HOME."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from stocksense.config import Settings, load_settings
+from stocksense.data import queries
+from stocksense.data.bundled import BUNDLED, load_bundled
+from stocksense.data.db import get_engine, migrate
+from stocksense.testing import build_tiny_home
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings({"STOCKSENSE_HOME": str(tmp_path / "home")})
+
+
+@pytest.fixture
+def engine(settings: Settings):  # type: ignore[no-untyped-def]
+    eng = get_engine(settings)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def seeded_engine(engine):  # type: ignore[no-untyped-def]
+    for symbol, name in BUNDLED.items():
+        queries.upsert_prices(engine, symbol, load_bundled(symbol), name=name, source="bundled")
+    return engine
+
+
+@pytest.fixture(scope="session")
+def trained_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Bundled prices seeded; MSFT trained (tiny), exported to LiteRT and backtested."""
+    home = tmp_path_factory.mktemp("trained-home")
+    build_tiny_home(home, symbols=("MSFT",))
+    return home
+
+
+@pytest.fixture(scope="session")
+def trained_settings(trained_home: Path) -> Settings:
+    from stocksense.testing import TINY_ENV
+
+    return load_settings({**TINY_ENV, "STOCKSENSE_HOME": str(trained_home)})
+
+
+@pytest.fixture
+def trained_copy(trained_home: Path, tmp_path: Path) -> Settings:
+    """A private copy of the trained home for tests that modify it."""
+    from stocksense.testing import TINY_ENV
+
+    home = tmp_path / "home"
+    shutil.copytree(trained_home, home)
+    return load_settings({**TINY_ENV, "STOCKSENSE_HOME": str(home)})
