@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-
 from stocksense.data.bundled import load_bundled
 from stocksense.models.dataset import build_training_set, prepare
 
@@ -45,7 +44,12 @@ def test_parity_gate_refuses_mismatch(data) -> None:
 
 
 def test_training_is_seeded(data) -> None:
-    from stocksense.models.training import TrainConfig, configure_tensorflow, predict_keras, train_model
+    from stocksense.models.training import (
+        TrainConfig,
+        configure_tensorflow,
+        predict_keras,
+        train_model,
+    )
 
     configure_tensorflow()
     a = train_model("lstm", data, 20, TrainConfig(epochs=1, seed=3))

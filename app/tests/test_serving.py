@@ -23,7 +23,8 @@ def test_forecast_shape_and_values(trained_settings) -> None:
     for name in ("transformer", "lstm"):
         m = result["models"][name]
         assert math.isfinite(m["predicted_return"]) and abs(m["predicted_return"]) < 0.2
-        assert m["predicted_close"] == pytest.approx(last["close"] * math.exp(m["predicted_return"]))
+        expected = last["close"] * math.exp(m["predicted_return"])
+        assert m["predicted_close"] == pytest.approx(expected)
         assert m["data_as_of"] == last["date"]
         assert m["skill_vs_persistence"] is not None  # a backtest exists in this home
     ens = result["ensemble"]

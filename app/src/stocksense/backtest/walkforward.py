@@ -59,7 +59,7 @@ def walk_forward(rows: Sequence[dict[str, Any]], window: int, test_days: int, re
         x = windows_ending_at(data.scaled, ends, window)
         for name in models:
             result = train_model(name, data, window, config, progress)
-            scaled = predict_keras(result.model, x)
+            scaled = result.shrink * predict_keras(result.model, x)
             preds[name].extend(data.scaler.unscale_target(scaled).tolist())
             import keras
 

@@ -24,6 +24,7 @@ for _command in (ingest, seed, import_csv, refresh, symbols, train, backtest, ex
     cli.add_command(_command)
 
 from stocksense.web.cli import register as _register_web  # noqa: E402  (web: serve, create-admin)
+
 _register_web(cli)
 
 

@@ -7,7 +7,6 @@ forecast run on the serving install.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,7 +94,8 @@ def _epoch_bars(as_json: bool) -> tuple[Callable[[dict[str, Any]], None], Callab
 @click.argument("symbol")
 @click.option("--model", "model_names", type=MODEL_CHOICE, multiple=True,
               help="Model(s) to train (default: both).")
-@click.option("--epochs", type=int, default=None, help="Max epochs (early stopping may end sooner).")
+@click.option("--epochs", type=int, default=None,
+              help="Max epochs (early stopping may end sooner).")
 @click.option("--days", type=int, default=None, help="Trading days of history (default ~10y).")
 @click.option("--seed", type=int, default=None)
 @click.option("--json", "as_json", is_flag=True, help="JSON-lines progress events.")

@@ -45,6 +45,22 @@ class TrainResult:
     epochs_run: int
     best_val_loss: float
     train_seconds: float
+    # Multiplier in [0, 1] applied to the scaled output (see calibrate_shrink).
+    shrink: float = 1.0
+
+
+def calibrate_shrink(pred: np.ndarray, actual: np.ndarray) -> float:
+    """Least-squares slope of actual on predicted (through the training mean), clipped to [0, 1].
+
+    Daily returns are mostly noise; a network's raw output usually overstates
+    its signal. Fitted on the time-ordered validation slice (data before the
+    forecast period), this shrinks predictions toward the training-window
+    mean return, all the way when validation shows no positive relation.
+    """
+    denom = float(np.dot(pred, pred))
+    if denom <= 0 or not np.isfinite(denom):
+        return 0.0
+    return float(np.clip(np.dot(pred, actual) / denom, 0.0, 1.0))
 
 
 def train_model(name: str, data: TrainingSet, window: int, cfg: TrainConfig,
@@ -77,7 +93,9 @@ def train_model(name: str, data: TrainingSet, window: int, cfg: TrainConfig,
         callbacks=[stopper, _Report()],
     )
     val = history.history.get("val_loss", [float("nan")])
-    return TrainResult(model, len(val), float(np.nanmin(val)), time.perf_counter() - started)
+    shrink = calibrate_shrink(predict_keras(model, data.x_val), data.y_val)
+    return TrainResult(model, len(val), float(np.nanmin(val)), time.perf_counter() - started,
+                       shrink)
 
 
 def predict_keras(model: Any, x: np.ndarray) -> np.ndarray:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-
 from sqlalchemy.engine import Engine
 
 from stocksense.config import Settings
@@ -38,6 +37,7 @@ class _Loaded:
     meta: dict[str, Any]
     model: Predictor
     scaler: Scaler
+    shrink: float = 1.0
 
 
 class ForecastService:
@@ -64,7 +64,8 @@ class ForecastService:
                 return cached
             meta, data = self.registry.load(symbol, model_name)
             model = self._runtime(symbol, model_name, meta, data)
-            loaded = _Loaded(stamp, meta, model, Scaler.from_dict(meta["scaler"]))
+            shrink = float((meta.get("calibration") or {}).get("shrink", 1.0))
+            loaded = _Loaded(stamp, meta, model, Scaler.from_dict(meta["scaler"]), shrink)
             self._cache[key] = loaded
             return loaded
 
@@ -113,7 +114,7 @@ class ForecastService:
                                   item.meta["features"])
             except NotEnoughHistory as exc:
                 raise ModelUnavailable(f"{symbol}: {exc}") from exc
-            ret = float(item.scaler.unscale_target(item.model.predict(x))[0])
+            ret = float(item.scaler.unscale_target(item.shrink * item.model.predict(x))[0])
             models[name] = {
                 "predicted_return": ret,
                 "predicted_close": last_close * math.exp(ret),

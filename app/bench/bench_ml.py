@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""ML benchmark: training cost, LiteRT serving footprint, walk-forward skill.
+
+    python bench/bench_ml.py [--symbol NVDA] [--skip-backtest] [--home DIR]
+
+1. Trains both models for one symbol on ~10 years of bundled daily prices in a
+   child process pinned to one core (`taskset -c 0`); wall time and the child's
+   peak RSS come from os.wait4 (kernel rusage), not from sampling.
+2. Loads both exported models in a fresh process that imports only the serving
+   path (LiteRT, no TensorFlow) and reports its RSS and per-prediction latency.
+   The same measurement with the Keras models in process is printed for contrast.
+3. Runs the default walk-forward backtest (refit every 63 days over the last 252
+   trading days) for every bundled symbol and prints MAE, directional accuracy
+   and skill against persistence and drift.
+Results are printed as tables and written to bench/out/bench_ml.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+TASKSET = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+
+SERVING_PROBE = r"""
+import json, os, sys, time, statistics
+def rss():
+    fields = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
+    return {k: int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
+use_keras = sys.argv[1] == "keras"
+symbol = sys.argv[2]
+from stocksense.config import load_settings
+from stocksense.data.db import get_engine
+if use_keras:
+    from stocksense.models.keras_serving import KerasForecastService as Service
+else:
+    from stocksense.serving import ForecastService as Service
+base = rss()
+s = load_settings(); svc = Service(s, get_engine(s))
+t0 = time.perf_counter(); first = svc.forecast(symbol); load_s = time.perf_counter() - t0
+loaded = rss()
+from stocksense.data import queries
+from stocksense.features.indicators import SERVING_LOOKBACK
+from stocksense.features.inference import latest_window
+rows = queries.get_history(svc.engine, symbol, s.window + SERVING_LOOKBACK)
+lat = {}
+for name in ("transformer", "lstm"):
+    item = svc._get_model(symbol, name)
+    x = latest_window(rows, int(item.meta["window"]), item.scaler, item.meta["features"])
+    for _ in range(20):
+        item.model.predict(x)
+    times = []
+    for _ in range(500):
+        t = time.perf_counter(); item.model.predict(x); times.append(time.perf_counter() - t)
+    times.sort()
+    lat[name] = {"median_ms": statistics.median(times) * 1e3, "p99_ms": times[494] * 1e3}
+ft = []
+for _ in range(50):
+    t = time.perf_counter(); svc.forecast(symbol); ft.append(time.perf_counter() - t)
+HEAVY = ("tensorflow", "keras", "pandas", "yfinance")
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
+print(json.dumps({"rss_import_mb": base["VmRSS"], "rss_loaded_mb": rss()["VmRSS"],
+                  "peak_rss_mb": rss()["VmHWM"], "first_forecast_s": load_s,
+                  "predict": lat, "forecast_median_ms": statistics.median(ft) * 1e3,
+                  "heavy_modules_loaded": [m for m in heavy if "." not in m]}))
+"""
+
+
+def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[str, float, float, int]:
+    """Run cmd; return (stdout, wall seconds, peak RSS MB of the child, exit code)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return out, time.perf_counter() - started, usage.ru_maxrss / 1024, proc.returncode
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[(f"{v:.4f}" if isinstance(v, float) else "-" if v is None else str(v)) for v in r]
+             for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--symbol", default="NVDA")
+    parser.add_argument("--home", type=Path, default=OUT / "home")
+    parser.add_argument("--skip-backtest", action="store_true")
+    args = parser.parse_args()
+
+    if args.home.exists():
+        shutil.rmtree(args.home)
+    env = {**os.environ, "STOCKSENSE_HOME": str(args.home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    cli = [sys.executable, "-m", "stocksense"]
+    subprocess.run([*cli, "seed"], env=env, check=True, stdout=subprocess.DEVNULL)
+    report: dict[str, Any] = {}
+
+    # 1. training
+    out, wall, peak, code = run_measured([*TASKSET, *cli, "train", args.symbol, "--json"], env)
+    if code != 0:
+        print(out[-2000:])
+        raise SystemExit(f"training failed with exit code {code}")
+    done = json.loads(out.strip().splitlines()[-1])
+    epochs = {m["model"]: m["metrics"]["epochs"] for m in done["models"]}
+    n_days = json.loads(subprocess.run([*cli, "symbols", "--json"], env=env, check=True,
+                                       capture_output=True, text=True).stdout)
+    n_days = next(s["n_days"] for s in n_days if s["symbol"] == args.symbol)
+    report["training"] = {"symbol": args.symbol, "days": n_days, "wall_s": wall,
+                          "peak_rss_mb": peak, "epochs": epochs,
+                          "per_model_train_s": {m["model"]: m["metrics"]["train_seconds"]
+                                                for m in done["models"]},
+                          "parity": {m["model"]: m["metrics"]["parity_max_abs_diff"]
+                                     for m in done["models"]}}
+    print(f"\n== Training both models, {args.symbol}, {n_days} trading days, one core")
+    print(table(["wall_s", "peak_rss_mb", "transformer_epochs", "lstm_epochs",
+                 "target"],
+                [[round(wall, 1), round(peak), epochs.get("transformer"), epochs.get("lstm"),
+                  "< 60 s, < 800 MB"]]))
+
+    # 2. serving footprint
+    serving: dict[str, Any] = {}
+    for runtime in ("litert", "keras"):
+        out, _wall, peak, code = run_measured(
+            [*TASKSET, sys.executable, "-c", SERVING_PROBE, runtime, args.symbol], env)
+        if code != 0:
+            raise SystemExit(f"serving probe ({runtime}) failed")
+        serving[runtime] = json.loads(out.strip().splitlines()[-1])
+        serving[runtime]["child_peak_rss_mb"] = peak
+    report["serving"] = serving
+    print("\n== Serving: both models loaded, one prediction (batch 1)")
+    rows = []
+    for runtime, s in serving.items():
+        rows.append([runtime, round(s["rss_loaded_mb"], 1), round(s["peak_rss_mb"], 1),
+                     round(s["predict"]["transformer"]["median_ms"], 3),
+                     round(s["predict"]["lstm"]["median_ms"], 3),
+                     round(max(s["predict"][m]["p99_ms"] for m in s["predict"]), 3),
+                     round(s["forecast_median_ms"], 2),
+                     ",".join(s["heavy_modules_loaded"]) or "none"])
+    print(table(["runtime", "rss_mb", "peak_rss_mb", "transformer_ms", "lstm_ms", "p99_ms",
+                 "forecast()_ms", "heavy imports"], rows))
+    print("target (litert): RSS < 100 MB, one prediction < 2 ms; forecast() adds the DB read "
+          "and feature computation")
+
+    # 3. walk-forward
+    if not args.skip_backtest:
+        from stocksense.data.bundled import BUNDLED
+
+        report["walk_forward"] = {}
+        print("\n== Walk-forward backtest (expanding window, refit every 63 days, last 252 days)")
+        rows = []
+        for symbol in BUNDLED:
+            out, wall, _peak, code = run_measured(
+                [*TASKSET, *cli, "backtest", symbol, "--json"], env)
+            if code != 0:
+                raise SystemExit(f"backtest {symbol} failed")
+            done = json.loads(out.strip().splitlines()[-1])
+            report["walk_forward"][symbol] = {**done, "wall_s": wall}
+            for name in ("persistence", "drift", "transformer", "lstm", "ensemble"):
+                m = done["metrics"][name]
+                rows.append([symbol, name, m["mae"], m["rmse"], m["directional_accuracy"],
+                             m["skill_vs_persistence"], m["skill_vs_drift"]])
+            rows.append([symbol, f"served: {done['ensemble_method']}", None, None, None,
+                         max(done["metrics"]["ensemble"]["skill_vs_persistence"], 0.0)
+                         if done["ensemble_method"] == "mean" else 0.0, None])
+        print(table(["symbol", "model", "MAE", "RMSE", "dir_acc", "skill_vs_persist",
+                     "skill_vs_drift"], rows))
+    OUT.mkdir(exist_ok=True)
+    (OUT / "bench_ml.json").write_text(json.dumps(report, indent=2))
+    print(f"\nwritten {OUT / 'bench_ml.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
