@@ -4,8 +4,10 @@
     python bench/web_bench.py [--home DIR] [--duration 6] [--connections 8]
 
 * Needs a STOCKSENSE_HOME with both models published for every bundled symbol; without --home it
-  builds one under bench/out/web-home (seed + `stocksense train` per symbol with small settings),
-  reused by later runs.
+  builds one under bench/out/web-home with the ML core's `stocksense.testing.build_tiny_home`
+  (seed + tiny train/backtest per symbol), reused by later runs.
+* The Keras variant is the ML core's `stocksense.models.keras_serving.KerasForecastService`
+  (same interface, TensorFlow in process), served by the same web app.
 * Each variant runs as its own `waitress` server process pinned to CPU 0; the load generator runs in
   another process pinned to CPU 1: Debian's `wrk` (with bench/web_wrk.lua for percentiles) when
   installed, otherwise a small Python keep-alive client.
@@ -35,32 +37,19 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 MIN_REQUESTS = 10_000
 BUNDLED = ("AMZN", "MSFT", "NVDA")
-# small training settings used only to build a benchmark home quickly
-TINY_ENV = {"STOCKSENSE_TINY": "1", "STOCKSENSE_EPOCHS": "3", "TF_CPP_MIN_LOG_LEVEL": "3",
-            "CUDA_VISIBLE_DEVICES": ""}
-
-
-def cli(*args: str, env: dict) -> subprocess.CompletedProcess:
-    prefix = [sys.executable, "-c", "import sys; sys.argv[0]='stocksense'; from stocksense.cli import main; main()"]
-    return subprocess.run(prefix + list(args), env=env, capture_output=True, text=True)
 
 
 def build_home(home: Path) -> None:
-    env = {**os.environ, **TINY_ENV, "STOCKSENSE_HOME": str(home)}
+    """Seed the bundled prices and train + backtest tiny models for every bundled symbol (once)."""
     marker = home / ".bench-ready"
     if marker.exists():
         return
+    from stocksense.testing import build_tiny_home
     home.mkdir(parents=True, exist_ok=True)
-    print(f"building benchmark home in {home} (seed + train {', '.join(BUNDLED)})", flush=True)
-    p = cli("seed", env=env)
-    if p.returncode != 0:
-        sys.exit(f"seed failed: {p.stderr[-2000:]}")
-    for sym in BUNDLED:
-        t0 = time.time()
-        p = cli("train", sym, "--json", env=env)
-        if p.returncode != 0:
-            sys.exit(f"train {sym} failed: {p.stdout[-1000:]} {p.stderr[-2000:]}")
-        print(f"  trained {sym} in {time.time() - t0:.0f}s", flush=True)
+    print(f"building benchmark home in {home} (seed + tiny train/backtest of {', '.join(BUNDLED)})", flush=True)
+    t0 = time.time()
+    build_tiny_home(home, symbols=BUNDLED, backtest=True)
+    print(f"  built in {time.time() - t0:.0f}s", flush=True)
     marker.write_text("ok\n")
 
 
@@ -86,7 +75,6 @@ def pin(cpu: int):
 def serve_variant(variant: str, home: str, port: int, cached: bool) -> None:
     os.environ["STOCKSENSE_HOME"] = home
     os.environ.setdefault("STOCKSENSE_SECRET_KEY", "bench-" + "k" * 32)
-    sys.path.insert(0, str(HERE))
     from stocksense.config import load_settings
     from stocksense.data.db import get_engine
     from stocksense.web import create_app
@@ -102,7 +90,7 @@ def serve_variant(variant: str, home: str, port: int, cached: bool) -> None:
         from stocksense.serving import ForecastService
         service = ForecastService(settings, engine)
     else:
-        from web_keras_service import KerasForecastService
+        from stocksense.models.keras_serving import KerasForecastService
         service = KerasForecastService(settings, engine)
     cfg = load_web_config().with_overrides(port=port, threads=4, trusted_proxies=0)
     backend = Backend(settings, engine, service, cache_size=cfg.forecast_cache_size,

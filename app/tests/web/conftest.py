@@ -3,65 +3,41 @@ models trained and published by the ML core's own `stocksense train` (once per s
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
+from stocksense.testing import TINY_ENV as _TINY
+
 ADMIN_PASSWORD = "correct horse battery staple"
-TRAINED = "MSFT"      # trained + backtested in the fixture
+TRAINED = "MSFT"      # trained + backtested by the ML core's `trained_home` fixture
 UNTRAINED = "AMZN"    # seeded, never trained
 
-# Small, fast training settings for the tests (read by the ML core's settings/CLI).
-TINY_TRAIN_ARGS = ("--epochs", "2", "--days", "400")
-TINY_ENV = {
-    "STOCKSENSE_WINDOW": "20",
-    "STOCKSENSE_RETRAIN_ARGS": " ".join(TINY_TRAIN_ARGS),  # the admin retrain job
-    "TF_CPP_MIN_LOG_LEVEL": "3",
-    "CUDA_VISIBLE_DEVICES": "",
-}
+# The ML core's small training settings (window 20, 400 days, 2 epochs), also inherited by the
+# server's retrain job.
+TINY_ENV = {**_TINY, "CUDA_VISIBLE_DEVICES": ""}
 
 
 def cli_prefix() -> list[str]:
-    return [sys.executable, "-c",
-            "import sys; sys.argv[0] = 'stocksense'; from stocksense.cli import main; main()"]
-
-
-def run_cli(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, **TINY_ENV, "STOCKSENSE_HOME": str(home)}
-    return subprocess.run(cli_prefix() + list(args), env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def _seed_and_train(home: Path) -> None:
-    from stocksense.config import load_settings
-    from stocksense.data import queries
-    from stocksense.data.bundled import BUNDLED, load_bundled
-    from stocksense.data.db import get_engine, migrate
-
-    settings = load_settings({"STOCKSENSE_HOME": str(home)})
-    engine = get_engine(settings)
-    migrate(engine)
-    for symbol in (TRAINED, UNTRAINED):
-        queries.upsert_prices(engine, symbol, load_bundled(symbol), name=BUNDLED[symbol], source="bundled")
-    queries.set_watched(engine, TRAINED, True)
-    queries.set_watched(engine, UNTRAINED, False)
-    engine.dispose()
-    for args in (("train", TRAINED, "--json", *TINY_TRAIN_ARGS),
-                 ("backtest", TRAINED, "--json", "--refit-every", "40", "--test-days", "40", *TINY_TRAIN_ARGS)):
-        proc = run_cli(home, *args)
-        assert proc.returncode == 0, f"{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        events = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
-        assert events and events[-1].get("event") == "done", proc.stdout[-2000:]
+    return [sys.executable, "-m", "stocksense"]
 
 
 @pytest.fixture(scope="session")
-def trained_home_dir(tmp_path_factory) -> Path:
-    """STOCKSENSE_HOME with MSFT trained (both models, LiteRT, backtest) and AMZN seeded only."""
-    home = tmp_path_factory.mktemp("web-home")
-    _seed_and_train(home)
+def trained_home_dir(trained_home, tmp_path_factory) -> Path:
+    """The ML core's trained home (real bundled prices, MSFT trained tiny, LiteRT, backtested), copied,
+    with only MSFT watched so that a healthy state exists."""
+    from stocksense.config import load_settings
+    from stocksense.data import queries
+    from stocksense.data.db import get_engine
+
+    home = tmp_path_factory.mktemp("web") / "home"
+    shutil.copytree(trained_home, home)
+    engine = get_engine(load_settings({"STOCKSENSE_HOME": str(home)}))
+    for s in queries.list_symbols(engine):
+        queries.set_watched(engine, s["symbol"], s["symbol"] == TRAINED)
+    engine.dispose()
     return home
 
 
@@ -74,7 +50,6 @@ def admin_hash() -> str:
 @pytest.fixture
 def web_home(trained_home_dir, tmp_path) -> Path:
     """A private copy of the trained home, so tests that change data do not leak."""
-    import shutil
     home = tmp_path / "home"
     shutil.copytree(trained_home_dir, home)
     return home
