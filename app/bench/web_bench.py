@@ -83,7 +83,7 @@ def serve_variant(variant: str, home: str, port: int, cached: bool) -> None:
     from stocksense.web.config import load_web_config
     from stocksense.web.logs import configure_logging
 
-    configure_logging("WARNING")  # access logs cost the same in both variants; keep output small
+    configure_logging("INFO")  # production logging: one JSON access line per request (to a temp file)
     settings = load_settings()
     engine = get_engine(settings)
     if variant == "litert":
@@ -92,7 +92,10 @@ def serve_variant(variant: str, home: str, port: int, cached: bool) -> None:
     else:
         from stocksense.models.keras_serving import KerasForecastService
         service = KerasForecastService(settings, engine)
-    cfg = load_web_config().with_overrides(port=port, threads=4, trusted_proxies=0)
+    cfg = load_web_config().with_overrides(port=port, threads=int(os.environ.get("BENCH_THREADS", "4")),
+                                           trusted_proxies=0)
+    if os.environ.get("BENCH_SWITCH"):
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     backend = Backend(settings, engine, service, cache_size=cfg.forecast_cache_size,
                       recheck=cfg.forecast_recheck_seconds, cache_enabled=cached)
     app = create_app(cfg, backend=backend)
