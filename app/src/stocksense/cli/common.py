@@ -53,7 +53,22 @@ def settings_and_engine() -> tuple[Settings, Engine]:
         raise UserError(str(exc)) from exc
     engine = get_engine(settings)
     migrate(engine)
+    _log_to_home(settings)
     return settings, engine
+
+
+def _log_to_home(settings: Settings) -> None:
+    """CLI runs append to {home}/logs/stocksense.log (everything written stays under home)."""
+    import logging
+
+    root = logging.getLogger("stocksense")
+    if any(isinstance(h, logging.FileHandler) for h in root.handlers):
+        return
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(settings.log_dir / "stocksense.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
 
 
 def emit_json(obj: Any) -> None:

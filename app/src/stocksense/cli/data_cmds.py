@@ -7,10 +7,10 @@ import click
 from stocksense.cli.common import emit_json, print_table, settings_and_engine
 
 
-def _ingest_one(engine, symbol: str, period: str) -> dict:  # type: ignore[no-untyped-def]
+def _ingest_one(settings, engine, symbol: str, period: str) -> dict:  # type: ignore[no-untyped-def]
     from stocksense.data.refresh import ingest_symbol
 
-    return ingest_symbol(engine, symbol, period)
+    return ingest_symbol(engine, symbol, period, settings)
 
 
 def _report(results: list[dict], as_json: bool) -> None:
@@ -33,8 +33,8 @@ def _report(results: list[dict], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per symbol.")
 def ingest(symbols: tuple[str, ...], period: str, as_json: bool) -> None:
     """Download daily prices from Yahoo Finance (needs network and the ingest extra)."""
-    _settings, engine = settings_and_engine()
-    _report([_ingest_one(engine, s, period) for s in symbols], as_json)
+    settings, engine = settings_and_engine()
+    _report([_ingest_one(settings, engine, s, period) for s in symbols], as_json)
 
 
 @click.command()

@@ -174,6 +174,11 @@ def backtest(symbol: str, refit_every: int | None, test_days: int | None, epochs
             bar.close()
         bid = queries.save_backtest(engine, symbol=symbol, refit_every=refit,
                                     metrics=result.metrics, points=result.points)
+        import logging
+
+        logging.getLogger("stocksense.backtest").info(
+            "backtest %s #%d: ensemble skill vs persistence %.4f -> %s", symbol, bid,
+            result.metrics["ensemble"]["skill_vs_persistence"], result.method)
         if as_json:
             emit_json({"event": "done", "symbol": symbol, "backtest_id": bid,
                        "ensemble_method": result.method, "metrics": result.metrics})

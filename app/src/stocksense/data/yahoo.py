@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+from pathlib import Path
 
 from stocksense.data.prices import PriceRow, validate_rows
 
@@ -17,11 +18,15 @@ class FetchError(RuntimeError):
     pass
 
 
-def fetch_daily(symbol: str, period: str = "10y") -> list[PriceRow]:
+def fetch_daily(symbol: str, period: str = "10y", cache_dir: Path | None = None) -> list[PriceRow]:
     try:
         import yfinance as yf
     except ImportError as exc:  # serving install
         raise FetchError("yfinance is not installed; pip install 'stocksense[ingest]'") from exc
+    if cache_dir is not None:
+        # yfinance keeps a timezone cache; keep it under STOCKSENSE_HOME, not ~/.cache.
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        yf.set_tz_cache_location(str(cache_dir))
     noise = io.StringIO()
     try:
         # yfinance prints its own errors; capture them to report one clear line.

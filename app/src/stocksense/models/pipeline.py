@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from stocksense.models.dataset import build_training_set, min_days, prepare
 from stocksense.models.training import Progress, TrainConfig, configure_tensorflow, train_model
 from stocksense.registry import open_registry
 from stocksense.serving.errors import UnknownSymbol
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -95,6 +98,8 @@ def train_symbol(settings: Settings, engine: Engine, symbol: str, options: Train
             data_end=rows[-1]["date"], content_hash=full["content_hash"],
             artifact_uri=full["artifact_uri"], metrics=full["metrics"])
         published.append(full)
+        log.info("published %s/%s %s (val_loss %.4f, parity %.2g, shrink %.3f)", symbol, name,
+                 full["version"], result.best_val_loss, diff, result.shrink)
         if progress:
             progress({"event": "published", "model": name, "version": full["version"],
                       "parity_max_abs_diff": diff, "val_loss": result.best_val_loss})
