@@ -162,6 +162,7 @@ def test_retrain_job_progress_and_one_at_a_time(scripted_app):
             break
         time.sleep(0.05)
     assert job["status"] == "succeeded" and job["percent"] == 100
+    assert job["steps"] == 2 and job["step"] == 2  # train, then the walk-forward backtest
     assert any(0 < p < 100 for p in seen), seen
     page = c.get("/admin/").get_data(as_text=True)
     assert 'id="job-progress"' in page and "succeeded" in page

@@ -101,6 +101,9 @@ def test_dashboard_login_retrain(live_server, browser):
     assert not errors, errors  # CSP violations would show up here
     browser.save_screenshot(str(SHOTS / "symbol.png"))
 
+    with urllib.request.urlopen(f"{live_server}/api/v1/symbols/{TRAINED}/backtest") as r:
+        backtest_before = json.loads(r.read())
+
     # log in
     browser.get(live_server + "/admin/")
     browser.find_element(By.ID, "password").send_keys(ADMIN_PASSWORD)
@@ -142,3 +145,7 @@ def test_dashboard_login_retrain(live_server, browser):
     with urllib.request.urlopen(f"{live_server}/api/v1/symbols/{TRAINED}/forecast") as r:
         fc = json.loads(r.read())
     assert {m["version"] for m in models} == {e["model_version"] for e in fc["models"].values()}
+    with urllib.request.urlopen(f"{live_server}/api/v1/symbols/{TRAINED}/backtest") as r:
+        backtest_after = json.loads(r.read())
+    assert backtest_after["created_at"] >= backtest_before["created_at"]
+    assert backtest_after != backtest_before  # the retrain job also reran the backtest

@@ -85,9 +85,9 @@ def job_current():
     return jsonify({"job": current.to_dict() if current else None})
 
 
-def _start(kind: str, args: list[str], symbol: str | None, ok_message: str):
+def _start(kind: str, steps: list[list[str]], symbol: str | None, ok_message: str, weights=None):
     try:
-        _jobs().start(kind, args, symbol=symbol)
+        _jobs().start(kind, steps, symbol=symbol, weights=weights)
         flash(ok_message, "info")
     except JobBusy as exc:
         flash(f"Not started: {exc}. Wait for it to finish.", "error")
@@ -102,13 +102,17 @@ def retrain():
     except (BadSymbol, NotFound):
         flash("Choose a known symbol to retrain.", "error")
         return redirect(url_for("admin.index"))
-    return _start("retrain", ["train", sym, "--json", *_cfg().retrain_args], sym, f"Retraining {sym} started.")
+    # train + publish both models, then refresh the walk-forward backtest that the pages show
+    steps = [["train", sym, "--json", *_cfg().retrain_args]]
+    if _cfg().retrain_backtest:
+        steps.append(["backtest", sym, "--json", *_cfg().retrain_args])
+    return _start("retrain", steps, sym, f"Retraining {sym} started.", weights=[0.6, 0.4][:len(steps)])
 
 
 @bp.post("/refresh")
 @login_required
 def refresh():
-    return _start("refresh", ["refresh", "--json"], None, "Data refresh started.")
+    return _start("refresh", [["refresh", "--json"]], None, "Data refresh started.")
 
 
 @bp.post("/symbols")

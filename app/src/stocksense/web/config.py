@@ -96,7 +96,8 @@ class WebConfig:
     forecast_recheck_seconds: float = 1.0
     max_history_days: int = 3650
     job_command: tuple[str, ...] | None = None  # override of the stocksense CLI prefix (tests)
-    retrain_args: tuple[str, ...] = ()  # extra `stocksense train` options, e.g. ("--epochs", "20")
+    retrain_args: tuple[str, ...] = ()  # extra `stocksense train`/`backtest` options, e.g. ("--epochs", "20")
+    retrain_backtest: bool = True  # a retrain job also reruns the walk-forward backtest
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -155,6 +156,7 @@ def load_web_config(environ: Mapping[str, str] | None = None,
                                   300, 1, 86400),
         forecast_cache_size=_int("STOCKSENSE_FORECAST_CACHE_SIZE", env.get("STOCKSENSE_FORECAST_CACHE_SIZE"),
                                  256, 1, 100000),
+        retrain_backtest=_bool(env.get("STOCKSENSE_RETRAIN_BACKTEST"), True),
         retrain_args=tuple(shlex.split(env.get("STOCKSENSE_RETRAIN_ARGS") or "")),
         extra={k: v for k, v in env.items() if k.startswith("STOCKSENSE_")
                and "SECRET" not in k and "PASSWORD" not in k},

@@ -33,17 +33,34 @@ class Job:
     created_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
-    progress: float = 0.0  # 0..1
+    local: float = 0.0  # 0..1 within the current step
+    steps: list = field(default_factory=list)  # argv per step
+    weights: list = field(default_factory=list)
+    step: int = 0
     message: str = "queued"
     events: deque = field(default_factory=lambda: deque(maxlen=50))
     returncode: int | None = None
     _models: dict = field(default_factory=dict)
 
+    @property
+    def progress(self) -> float:
+        if self.status == "succeeded":
+            return 1.0
+        done = sum(self.weights[:self.step])
+        cur = self.weights[self.step] if self.step < len(self.weights) else 0.0
+        return min(done + cur * self.local, 1.0 if self.status == "succeeded" else 0.99)
+
+    def next_step(self) -> None:
+        self.step += 1
+        self.local = 0.0
+        self._models = {}
+
     def to_dict(self) -> dict:
         return {
             "id": self.id, "kind": self.kind, "symbol": self.symbol, "status": self.status,
             "progress": round(self.progress, 4), "percent": int(round(self.progress * 100)),
-            "message": self.message, "created_at": _iso(self.created_at), "started_at": _iso(self.started_at),
+            "message": self.message, "step": min(self.step + 1, len(self.steps)), "steps": len(self.steps),
+            "created_at": _iso(self.created_at), "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at), "returncode": self.returncode,
             "events": list(self.events)[-10:],
         }
@@ -58,7 +75,12 @@ class Job:
         if kind == "start":
             for m in ev.get("models") or []:
                 self._models.setdefault(str(m), 0.0)
-            self.message = f"started {', '.join(map(str, ev.get('models') or [])) or self.kind}"
+            if ev.get("models"):
+                self.message = f"training {', '.join(map(str, ev['models']))}"
+            elif "refit_every" in ev or "test_days" in ev:
+                self.message = "walk-forward backtest started"
+            else:
+                self.message = f"{self.kind} started"
         elif kind == "epoch":
             model = str(ev.get("model", "model"))
             try:
@@ -75,19 +97,19 @@ class Job:
             self.message = f"published {model} {ev.get('version', '')}".strip()
         elif kind == "fold":
             try:
-                self.progress = min(float(ev.get("fold", 0)) / max(float(ev.get("of", 1)), 1.0), 0.99)
+                self.local = min(float(ev.get("fold", 0)) / max(float(ev.get("of", 1)), 1.0), 1.0)
             except (TypeError, ValueError):
                 pass
             self.message = f"backtest fold {ev.get('fold')} of {ev.get('of')}"
         elif kind == "progress":
             try:
-                self.progress = min(max(float(ev.get("fraction", 0.0)), 0.0), 1.0)
+                self.local = min(max(float(ev.get("fraction", 0.0)), 0.0), 1.0)
             except (TypeError, ValueError):
                 pass
             self.message = str(ev.get("message") or ev.get("stage") or "working")
         elif kind == "done":
-            self.progress = 1.0
-            self.message = "done"
+            self.local = 1.0
+            self.message = "done" if self.step + 1 >= len(self.steps) else "step done"
         elif kind == "error":
             self.message = str(ev.get("message") or "failed")[:500]
         elif kind:
@@ -95,7 +117,7 @@ class Job:
         if self._models and kind in ("epoch", "published"):
             # the expected number of models is announced by "start"; otherwise assume two
             n = max(len(self._models), 2)
-            self.progress = min(sum(self._models.values()) / n, 0.99)
+            self.local = min(sum(self._models.values()) / n, 1.0)
 
 
 def _iso(ts: float | None) -> str | None:
@@ -124,14 +146,23 @@ class JobManager:
         self._on_finish = on_finish
         self._shutdown = False
 
-    def start(self, kind: str, args: Sequence[str], symbol: str | None = None) -> Job:
+    def start(self, kind: str, steps: Sequence[Sequence[str]], symbol: str | None = None,
+              weights: Sequence[float] | None = None) -> Job:
+        """Run the CLI once per step (each a list of arguments), in order, stopping at a failure."""
+        steps = [list(x) for x in steps]
+        if not steps or not all(steps):
+            raise ValueError("a job needs at least one non-empty step")
+        if weights is None:
+            weights = [1.0 / len(steps)] * len(steps)
+        total = float(sum(weights)) or 1.0
         with self._lock:
             if self._shutdown:
                 raise JobBusy("the server is shutting down")
             if self._current is not None and self._current.active:
                 raise JobBusy(f"a {self._current.kind} job is already running"
                               + (f" for {self._current.symbol}" if self._current.symbol else ""))
-            job = Job(id=uuid.uuid4().hex[:12], kind=kind, symbol=symbol, argv=self.prefix + list(args))
+            job = Job(id=uuid.uuid4().hex[:12], kind=kind, symbol=symbol, argv=self.prefix + steps[0],
+                      steps=[self.prefix + x for x in steps], weights=[w / total for w in weights])
             self._current = job
             self._history.appendleft(job)
         t = threading.Thread(target=self._run, args=(job,), name=f"job-{job.id}", daemon=True)
@@ -146,36 +177,41 @@ class JobManager:
         env = dict(os.environ if self.env is None else self.env)
         env.setdefault("PYTHONUNBUFFERED", "1")
         stderr_tail: deque[str] = deque(maxlen=20)
-        try:
-            proc = subprocess.Popen(job.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    env=env, bufsize=1, start_new_session=True)
-            self._proc = proc
-            err_thread = threading.Thread(target=lambda: [stderr_tail.append(l.rstrip()) for l in proc.stderr],
-                                          daemon=True)
-            err_thread.start()
-            for line in proc.stdout:
-                line = line.strip()
-                if not line.startswith("{"):
-                    continue
-                try:
-                    ev = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(ev, dict):
-                    job.on_event(ev)
-            job.returncode = proc.wait()
-            err_thread.join(timeout=2)
-        except OSError as exc:
-            job.returncode = -1
-            job.message = f"could not start: {exc.strerror}"
-        finally:
-            self._proc = None
+        for index, argv in enumerate(job.steps):
+            if index:
+                job.next_step()
+            job.argv = argv
+            try:
+                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        env=env, bufsize=1, start_new_session=True)
+                self._proc = proc
+                err_thread = threading.Thread(
+                    target=lambda p=proc: [stderr_tail.append(l.rstrip()) for l in p.stderr], daemon=True)
+                err_thread.start()
+                for line in proc.stdout:
+                    line = line.strip()
+                    if not line.startswith("{"):
+                        continue
+                    try:
+                        ev = json.loads(line)
+                    except ValueError:
+                        continue
+                    if isinstance(ev, dict):
+                        job.on_event(ev)
+                job.returncode = proc.wait()
+                err_thread.join(timeout=2)
+            except OSError as exc:
+                job.returncode = -1
+                job.message = f"could not start: {exc.strerror}"
+            finally:
+                self._proc = None
+            if job.returncode != 0 or job.status == "cancelled":
+                break
         job.finished_at = time.time()
         if job.status == "cancelled":
             pass
         elif job.returncode == 0:
             job.status = "succeeded"
-            job.progress = 1.0
             job.message = "done"
         else:
             job.status = "failed"
