@@ -21,6 +21,7 @@ import testinfra
 REPO = Path(__file__).resolve().parent.parent
 # The ansible-playbook of the virtualenv running these tests, whatever PATH says.
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 RECAP = re.compile(r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)", re.M)
 
 
@@ -70,6 +71,8 @@ def run_role(first_host, tmp_path):
             ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
             ANSIBLE_ROLES_PATH=str(REPO / "roles"),
             ANSIBLE_NOCOLOR="1",
+            # molecule exports ANSIBLE_FORCE_COLOR; colour codes would break the recap parsing.
+            ANSIBLE_FORCE_COLOR="0",
         )
         cmd = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(playbook), "-e", json.dumps(role_vars or {})]
         if check:
@@ -77,6 +80,85 @@ def run_role(first_host, tmp_path):
         if verbose:
             cmd.append("-v")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
-        return PlayResult(proc.returncode, proc.stdout + proc.stderr)
+        return PlayResult(proc.returncode, ANSI_ESCAPE.sub("", proc.stdout + proc.stderr))
 
     return _run
+
+
+@pytest.fixture(scope="module")
+def scenario_vars(request):
+    """The scenario's own settings, molecule/<scenario>/vars/main.yml (what converge.yml uses), as a dict.
+
+    Pass them (merged with the test's changes) to run_role, so a re-run differs only where the test says.
+    """
+    import yaml  # ansible's dependency, always in the virtualenv
+
+    path = Path(request.fspath).resolve().parent.parent / "vars" / "main.yml"
+    return yaml.safe_load(path.read_text()) if path.exists() else {}
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def _loopback_https_class():
+    import http.client
+    import socket
+
+    class LoopbackHTTPS(http.client.HTTPSConnection):
+        """HTTPS to 127.0.0.1:port whose SNI and certificate check use the site's name."""
+
+        def connect(self):
+            sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+            self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+    return LoopbackHTTPS
+
+
+_LoopbackHTTPS = _loopback_https_class()
+
+
+def http_request(port: int, path: str = "/", *, host: str, method: str = "GET", headers: dict | None = None,
+                 body: bytes | None = None, tls: bool = False, cafile: str | None = None, timeout: float = 10) -> HttpResponse:
+    """One request to 127.0.0.1:port (the instance's published port) with this Host/SNI; no redirects followed."""
+    import http.client
+    import ssl
+
+    if tls:
+        context = ssl.create_default_context(cafile=cafile) if cafile else ssl._create_unverified_context()  # noqa: S323 - placeholder certificate
+        conn = _LoopbackHTTPS(host, port, timeout=timeout, context=context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers={"Host": host, **(headers or {})})
+        resp = conn.getresponse()
+        return HttpResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+def peer_certificate_pem(port: int, server_name: str) -> str:
+    """The leaf certificate 127.0.0.1:port presents for this SNI name, PEM."""
+    import socket
+    import ssl
+
+    context = ssl._create_unverified_context()  # noqa: S323 - we inspect the certificate, not trust it
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        with context.wrap_socket(sock, server_hostname=server_name) as tls:
+            return ssl.DER_cert_to_PEM_cert(tls.getpeercert(binary_form=True))
+
+
+def openssl_x509(pem: str, *args: str) -> str:
+    """Run `openssl x509 -noout <args>` on a PEM certificate on the controller."""
+    return subprocess.run(["openssl", "x509", "-noout", *args], input=pem, capture_output=True, text=True, check=True).stdout
+
+
+def master_pid(host) -> int:
+    """PID of the nginx master process in the instance."""
+    return int(host.file("/run/nginx.pid").content_string.strip())
