@@ -108,3 +108,12 @@ def test_json_logs_have_no_secrets(caplog):
     rec.path = "/admin/login"
     out = json.loads(JsonFormatter().format(rec))
     assert out["msg"] == "hello world" and out["path"] == "/admin/login" and out["level"] == "info"
+
+
+def test_serve_prints_static_dir():
+    from pathlib import Path
+    proc = _cli("serve", "--print-static-dir")
+    assert proc.returncode == 0
+    static = Path(proc.stdout.strip())
+    assert (static / "vendor" / "chartjs" / "chart.umd.min.js").is_file()
+    assert (static / "vendor" / "chartjs" / "LICENSE.md").is_file()

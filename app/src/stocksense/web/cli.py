@@ -26,8 +26,14 @@ HASH_VAR = "STOCKSENSE_ADMIN_PASSWORD_HASH"
 @click.option("--threads", type=click.IntRange(1, 64), default=None, help="Worker threads (default 4).")
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None,
               help="Env file with STOCKSENSE_* settings (default: STOCKSENSE_ENV_FILE).")
-def serve(host: str | None, port: int | None, threads: int | None, env_file: str | None) -> None:
+@click.option("--print-static-dir", is_flag=True,
+              help="Print the folder of the static files (for nginx to serve at /static/) and exit.")
+def serve(host: str | None, port: int | None, threads: int | None, env_file: str | None,
+          print_static_dir: bool) -> None:
     """Serve the dashboard and API with waitress (LiteRT inference only)."""
+    if print_static_dir:
+        click.echo(Path(__file__).resolve().parent / "static")
+        return
     from .logs import configure_logging
     configure_logging()
     from .config import load_web_config, merged_environ
