@@ -191,3 +191,13 @@ def latest_backtest_id(engine: Engine, symbol: str) -> int | None:
     with engine.connect() as conn:
         value = conn.execute(sa.select(sa.func.max(B.c.id)).where(B.c.symbol == symbol)).scalar()
     return int(value) if value is not None else None
+
+
+def latest_backtest_metrics(engine: Engine, symbol: str) -> dict[str, Any] | None:
+    """Metrics of the newest backtest without its (large) per-day points."""
+    symbol = validate_symbol(symbol)
+    B = schema.backtests
+    query = (sa.select(B.c.metrics).where(B.c.symbol == symbol).order_by(B.c.id.desc())
+             .limit(1))
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()

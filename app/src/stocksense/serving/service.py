@@ -85,8 +85,7 @@ class ForecastService:
         info = queries.get_symbol(self.engine, symbol)
         if info is None or info["n_days"] == 0:
             raise UnknownSymbol(f"no prices stored for {symbol}")
-        backtest = queries.latest_backtest(self.engine, symbol)
-        bt_metrics = (backtest or {}).get("metrics") or {}
+        bt_metrics = queries.latest_backtest_metrics(self.engine, symbol) or {}
 
         loaded: dict[str, _Loaded] = {}
         problems: list[str] = []
