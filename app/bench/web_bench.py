@@ -45,8 +45,12 @@ def build_home(home: Path) -> None:
     if marker.exists():
         return
     from stocksense.testing import build_tiny_home
+
     home.mkdir(parents=True, exist_ok=True)
-    print(f"building benchmark home in {home} (seed + tiny train/backtest of {', '.join(BUNDLED)})", flush=True)
+    print(
+        f"building benchmark home in {home} (seed + tiny train/backtest of {', '.join(BUNDLED)})",
+        flush=True,
+    )
     t0 = time.time()
     build_tiny_home(home, symbols=BUNDLED, backtest=True)
     print(f"  built in {time.time() - t0:.0f}s", flush=True)
@@ -66,11 +70,13 @@ def pin(cpu: int):
                 os.sched_setaffinity(0, {cpu})
         except (AttributeError, OSError):
             pass
+
     return _fn
 
 
 # ---------------------------------------------------------------------------------------------
 # server side (runs in the child process)
+
 
 def serve_variant(variant: str, home: str, port: int, cached: bool) -> None:
     os.environ["STOCKSENSE_HOME"] = home
@@ -83,21 +89,32 @@ def serve_variant(variant: str, home: str, port: int, cached: bool) -> None:
     from stocksense.web.config import load_web_config
     from stocksense.web.logs import configure_logging
 
-    configure_logging("INFO")  # production logging: one JSON access line per request (to a temp file)
+    configure_logging(
+        "INFO"
+    )  # production logging: one JSON access line per request (to a temp file)
     settings = load_settings()
     engine = get_engine(settings)
     if variant == "litert":
         from stocksense.serving import ForecastService
+
         service = ForecastService(settings, engine)
     else:
         from stocksense.models.keras_serving import KerasForecastService
+
         service = KerasForecastService(settings, engine)
-    cfg = load_web_config().with_overrides(port=port, threads=int(os.environ.get("BENCH_THREADS", "4")),
-                                           trusted_proxies=0)
+    cfg = load_web_config().with_overrides(
+        port=port, threads=int(os.environ.get("BENCH_THREADS", "4")), trusted_proxies=0
+    )
     if os.environ.get("BENCH_SWITCH"):
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
-    backend = Backend(settings, engine, service, cache_size=cfg.forecast_cache_size,
-                      recheck=cfg.forecast_recheck_seconds, cache_enabled=cached)
+    backend = Backend(
+        settings,
+        engine,
+        service,
+        cache_size=cfg.forecast_cache_size,
+        recheck=cfg.forecast_recheck_seconds,
+        cache_enabled=cached,
+    )
     app = create_app(cfg, backend=backend)
     for sym in BUNDLED:  # load every model before measuring
         backend.forecast_json(sym)
@@ -107,9 +124,11 @@ def serve_variant(variant: str, home: str, port: int, cached: bool) -> None:
 # ---------------------------------------------------------------------------------------------
 # load generators (run in another process)
 
+
 def python_load(port: int, connections: int, duration: float, paths: list[str]) -> dict:
     """Keep-alive client: `connections` threads, each one connection, round-robin over paths."""
     import threading
+
     lat: list[float] = []
     errors = [0]
     stop = time.perf_counter() + duration
@@ -149,20 +168,41 @@ def python_load(port: int, connections: int, duration: float, paths: list[str]) 
 
     def pct(p):
         return lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")
-    return {"tool": "python", "requests": len(lat), "errors": errors[0], "seconds": elapsed,
-            "rps": len(lat) / elapsed, "p50_ms": pct(50), "p90_ms": pct(90), "p99_ms": pct(99),
-            "max_ms": lat[-1] * 1000 if lat else float("nan")}
+
+    return {
+        "tool": "python",
+        "requests": len(lat),
+        "errors": errors[0],
+        "seconds": elapsed,
+        "rps": len(lat) / elapsed,
+        "p50_ms": pct(50),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
+        "max_ms": lat[-1] * 1000 if lat else float("nan"),
+    }
 
 
 def wrk_load(port: int, connections: int, duration: float, paths: list[str]) -> dict:
     env = {**os.environ, "BENCH_PATHS": ",".join(paths)}
-    cmd = [shutil.which("wrk"), "-t", "2", "-c", str(connections), "-d", f"{max(1, int(duration))}s",
-           "--timeout", "5s", "-s", str(HERE / "web_wrk.lua"), f"http://127.0.0.1:{port}"]
+    cmd = [
+        shutil.which("wrk"),
+        "-t",
+        "2",
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, int(duration))}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(HERE / "web_wrk.lua"),
+        f"http://127.0.0.1:{port}",
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=pin(1))
-    line = next((l for l in p.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
+    line = next((ln for ln in p.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if p.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed: {p.stdout[-1000:]} {p.stderr[-1000:]}")
-    res = json.loads(line[len("BENCH_JSON "):])
+    res = json.loads(line[len("BENCH_JSON ") :])
     res["tool"] = "wrk"
     return res
 
@@ -171,9 +211,13 @@ def load(tool: str, port: int, connections: int, duration: float, paths: list[st
     if tool == "wrk":
         return wrk_load(port, connections, duration, paths)
     # the Python client runs in its own process pinned to CPU 1
-    code = (f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import web_bench as b; "
-            f"print(json.dumps(b.python_load({port}, {connections}, {duration}, {paths!r})))")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=pin(1))
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import web_bench as b; "
+        f"print(json.dumps(b.python_load({port}, {connections}, {duration}, {paths!r})))"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, preexec_fn=pin(1)
+    )
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-2000:])
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -188,13 +232,33 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return vals.get("VmRSS", float("nan")), vals.get("VmHWM", float("nan"))
 
 
-def run_variant(variant: str, home: Path, cached: bool, tool: str, connections: int, duration: float,
-                min_requests: int) -> dict:
+def run_variant(
+    variant: str,
+    home: Path,
+    cached: bool,
+    tool: str,
+    connections: int,
+    duration: float,
+    min_requests: int,
+) -> dict:
     port = free_port()
     log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", variant, "--home", str(home),
-                             "--port", str(port)] + ([] if cached else ["--uncached"]),
-                            stdout=log, stderr=log, preexec_fn=pin(0))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--serve",
+            variant,
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+        ]
+        + ([] if cached else ["--uncached"]),
+        stdout=log,
+        stderr=log,
+        preexec_fn=pin(0),
+    )
     try:
         deadline = time.time() + 180
         while True:
@@ -204,7 +268,9 @@ def run_variant(variant: str, home: Path, cached: bool, tool: str, connections: 
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
                     log.seek(0)
-                    raise RuntimeError(f"{variant} server failed to start: {log.read()[-3000:].decode()}")
+                    raise RuntimeError(
+                        f"{variant} server failed to start: {log.read()[-3000:].decode()}"
+                    ) from None
                 time.sleep(0.25)
         paths = [f"/api/v1/symbols/{s}/forecast" for s in BUNDLED]
         for path in paths:
@@ -217,10 +283,20 @@ def run_variant(variant: str, home: Path, cached: bool, tool: str, connections: 
             res = load(tool, port, connections, duration, paths)
             runs.append(res)
             total += res["requests"]
-        main = max(runs, key=lambda r: r["requests"])  # report the fullest run; all runs count to RSS
+        main = max(
+            runs, key=lambda r: r["requests"]
+        )  # report the fullest run; all runs count to RSS
         rss, hwm = rss_mb(proc.pid)
-        return {"variant": variant, "cached": cached, **main, "total_requests": total,
-                "rss_start_mb": rss_start, "rss_mb": rss, "rss_peak_mb": hwm, "runs": len(runs)}
+        return {
+            "variant": variant,
+            "cached": cached,
+            **main,
+            "total_requests": total,
+            "rss_start_mb": rss_start,
+            "rss_mb": rss,
+            "rss_peak_mb": hwm,
+            "runs": len(runs),
+        }
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -231,7 +307,9 @@ def run_variant(variant: str, home: Path, cached: bool, tool: str, connections: 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--home", type=Path, default=None)
     ap.add_argument("--duration", type=float, default=6.0, help="seconds per load run (default 6)")
     ap.add_argument("--connections", type=int, default=8)
@@ -256,33 +334,63 @@ def main() -> None:
     for cached in phases:
         for variant in variants:
             n = MIN_REQUESTS if cached else 0
-            print(f"... {variant} ({'cached' if cached else 'uncached'}) with {tool}, "
-                  f"{args.connections} connections", flush=True)
-            results.append(run_variant(variant, home, cached, tool, args.connections,
-                                       args.duration if cached else min(args.duration, 4.0), n or 1))
+            print(
+                f"... {variant} ({'cached' if cached else 'uncached'}) with {tool}, "
+                f"{args.connections} connections",
+                flush=True,
+            )
+            results.append(
+                run_variant(
+                    variant,
+                    home,
+                    cached,
+                    tool,
+                    args.connections,
+                    args.duration if cached else min(args.duration, 4.0),
+                    n or 1,
+                )
+            )
 
     print()
-    print(f"forecast endpoint, {args.connections} connections, server pinned to CPU 0, load on CPU 1 ({tool})")
-    hdr = f"{'variant':<8} {'phase':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'requests':>9} {'errors':>6} " \
-          f"{'RSS MB':>7} {'peak MB':>8}"
+    print(
+        f"forecast endpoint, {args.connections} connections, "
+        f"server pinned to CPU 0, load on CPU 1 ({tool})"
+    )
+    hdr = (
+        f"{'variant':<8} {'phase':<9} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'requests':>9} {'errors':>6} "
+        f"{'RSS MB':>7} {'peak MB':>8}"
+    )
     print(hdr)
     print("-" * len(hdr))
     for r in results:
-        print(f"{r['variant']:<8} {'cached' if r['cached'] else 'uncached':<9} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} "
-              f"{r['p99_ms']:>7.2f} {r['total_requests']:>9} {r['errors']:>6} {r['rss_mb']:>7.1f} "
-              f"{r['rss_peak_mb']:>8.1f}")
+        print(
+            f"{r['variant']:<8} {'cached' if r['cached'] else 'uncached':<9} "
+            f"{r['rps']:>8.0f} {r['p50_ms']:>7.2f} "
+            f"{r['p99_ms']:>7.2f} {r['total_requests']:>9} {r['errors']:>6} {r['rss_mb']:>7.1f} "
+            f"{r['rss_peak_mb']:>8.1f}"
+        )
     by = {(r["variant"], r["cached"]): r for r in results}
     print()
     for cached in phases:
         a, b = by.get(("litert", cached)), by.get(("keras", cached))
         if a and b:
-            print(f"{'cached' if cached else 'uncached'}: LiteRT is {a['rps'] / b['rps']:.2f}x the Keras "
-                  f"throughput, p99 {b['p99_ms'] / a['p99_ms']:.2f}x lower, RSS {b['rss_mb'] / a['rss_mb']:.2f}x smaller")
+            print(
+                f"{'cached' if cached else 'uncached'}: "
+                f"LiteRT is {a['rps'] / b['rps']:.2f}x the Keras "
+                f"throughput, p99 {b['p99_ms'] / a['p99_ms']:.2f}x lower, "
+                f"RSS {b['rss_mb'] / a['rss_mb']:.2f}x smaller"
+            )
     lit = by.get(("litert", True))
     if lit:
-        ok = lit["rps"] >= 1000 and lit["p99_ms"] < 15 and lit["rss_mb"] < 120 and lit["errors"] == 0
-        print(f"targets (>=1000 req/s, p99 < 15 ms, RSS < 120 MB after {lit['total_requests']} requests, "
-              f"no errors): {'MET' if ok else 'NOT MET'}")
+        ok = (
+            lit["rps"] >= 1000 and lit["p99_ms"] < 15 and lit["rss_mb"] < 120 and lit["errors"] == 0
+        )
+        print(
+            "targets (>=1000 req/s, p99 < 15 ms, RSS < 120 MB "
+            f"after {lit['total_requests']} requests, "
+            f"no errors): {'MET' if ok else 'NOT MET'}"
+        )
     OUT.mkdir(exist_ok=True)
     (OUT / "web_bench.json").write_text(json.dumps(results, indent=2))
     print(f"results: {OUT / 'web_bench.json'}")

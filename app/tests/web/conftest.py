@@ -12,8 +12,8 @@ import pytest
 from stocksense.testing import TINY_ENV as _TINY
 
 ADMIN_PASSWORD = "correct horse battery staple"
-TRAINED = "MSFT"      # trained + backtested by the ML core's `trained_home` fixture
-UNTRAINED = "AMZN"    # seeded, never trained
+TRAINED = "MSFT"  # trained + backtested by the ML core's `trained_home` fixture
+UNTRAINED = "AMZN"  # seeded, never trained
 
 # The ML core's small training settings (window 20, 400 days, 2 epochs), also inherited by the
 # server's retrain job.
@@ -26,7 +26,8 @@ def cli_prefix() -> list[str]:
 
 @pytest.fixture(scope="session")
 def trained_home_dir(trained_home, tmp_path_factory) -> Path:
-    """The ML core's trained home (real bundled prices, MSFT trained tiny, LiteRT, backtested), copied,
+    """The ML core's trained home (real bundled prices, MSFT trained tiny, LiteRT, backtested),
+    copied,
     with only MSFT watched so that a healthy state exists."""
     from stocksense.config import load_settings
     from stocksense.data import queries
@@ -44,6 +45,7 @@ def trained_home_dir(trained_home, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def admin_hash() -> str:
     from stocksense.web.auth import hash_password
+
     return hash_password(ADMIN_PASSWORD)
 
 
@@ -57,14 +59,22 @@ def web_home(trained_home_dir, tmp_path) -> Path:
 
 def make_config(admin_hash: str, **overrides):
     from stocksense.web.config import load_web_config
-    cfg = load_web_config({"STOCKSENSE_ENV": "testing", "STOCKSENSE_SECRET_KEY": "t" * 32,
-                           "STOCKSENSE_ADMIN_PASSWORD_HASH": admin_hash, "STOCKSENSE_TRUSTED_PROXIES": "1"})
+
+    cfg = load_web_config(
+        {
+            "STOCKSENSE_ENV": "testing",
+            "STOCKSENSE_SECRET_KEY": "t" * 32,
+            "STOCKSENSE_ADMIN_PASSWORD_HASH": admin_hash,
+            "STOCKSENSE_TRUSTED_PROXIES": "1",
+        }
+    )
     return cfg.with_overrides(**overrides)
 
 
 def make_app(home: Path, admin_hash: str, **overrides):
     from stocksense.config import load_settings
     from stocksense.web import create_app
+
     settings = load_settings({"STOCKSENSE_HOME": str(home)})
     return create_app(make_config(admin_hash, **overrides), settings=settings)
 
@@ -86,6 +96,7 @@ def client(app):
 
 def csrf_from(html: str) -> str:
     import re
+
     m = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert m, "no CSRF token in the page"
     return m.group(1)
@@ -94,4 +105,6 @@ def csrf_from(html: str) -> str:
 def login(client, password: str = ADMIN_PASSWORD, username: str = "admin"):
     page = client.get("/admin/login")
     token = csrf_from(page.get_data(as_text=True))
-    return client.post("/admin/login", data={"csrf_token": token, "username": username, "password": password})
+    return client.post(
+        "/admin/login", data={"csrf_token": token, "username": username, "password": password}
+    )

@@ -52,9 +52,16 @@ def test_login_without_csrf_is_rejected(client):
     assert client.get("/admin/").status_code == 302
 
 
-@pytest.mark.parametrize("path,data", [("/admin/retrain", {"symbol": TRAINED}), ("/admin/refresh", {}),
-                                       ("/admin/symbols", {"symbol": "IBM"}),
-                                       (f"/admin/symbols/{TRAINED}/unwatch", {}), ("/admin/logout", {})])
+@pytest.mark.parametrize(
+    "path,data",
+    [
+        ("/admin/retrain", {"symbol": TRAINED}),
+        ("/admin/refresh", {}),
+        ("/admin/symbols", {"symbol": "IBM"}),
+        (f"/admin/symbols/{TRAINED}/unwatch", {}),
+        ("/admin/logout", {}),
+    ],
+)
 def test_every_admin_form_needs_csrf(client, path, data):
     login(client)
     r = client.post(path, data=data)
@@ -76,17 +83,29 @@ def test_rate_limit_is_per_client_address(client):
         login(client, password="nope nope nope")
     other = client.application.test_client()
     page = other.get("/admin/login", headers={"X-Forwarded-For": "203.0.113.9"})
-    r = other.post("/admin/login", headers={"X-Forwarded-For": "203.0.113.9"},
-                   data={"csrf_token": csrf_from(page.get_data(as_text=True)), "username": "admin",
-                         "password": ADMIN_PASSWORD})
+    r = other.post(
+        "/admin/login",
+        headers={"X-Forwarded-For": "203.0.113.9"},
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+        },
+    )
     assert r.status_code == 302
 
 
 def test_open_redirect_blocked(client):
     page = client.get("/admin/login?next=//evil.example/")
-    r = client.post("/admin/login", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
-                                          "username": "admin", "password": ADMIN_PASSWORD,
-                                          "next": "//evil.example/"})
+    r = client.post(
+        "/admin/login",
+        data={
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+            "username": "admin",
+            "password": ADMIN_PASSWORD,
+            "next": "//evil.example/",
+        },
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/admin/")
 
 
@@ -96,15 +115,20 @@ def _token(client) -> str:
 
 def test_watch_and_unwatch_symbol(client):
     login(client)
-    r = client.post("/admin/symbols", data={"csrf_token": _token(client), "symbol": UNTRAINED.lower()})
+    r = client.post(
+        "/admin/symbols", data={"csrf_token": _token(client), "symbol": UNTRAINED.lower()}
+    )
     assert r.status_code == 302
     rows = {s["symbol"]: s for s in client.get("/api/v1/symbols").get_json()["symbols"]}
     assert rows[UNTRAINED]["watched"] is True
     client.post(f"/admin/symbols/{UNTRAINED}/unwatch", data={"csrf_token": _token(client)})
     rows = {s["symbol"]: s for s in client.get("/api/v1/symbols").get_json()["symbols"]}
     assert rows[UNTRAINED]["watched"] is False
-    r = client.post("/admin/symbols", data={"csrf_token": _token(client), "symbol": "no good!"},
-                    follow_redirects=True)
+    r = client.post(
+        "/admin/symbols",
+        data={"csrf_token": _token(client), "symbol": "no good!"},
+        follow_redirects=True,
+    )
     assert r.status_code == 200 and "not a valid ticker" in r.get_data(as_text=True)
 
 
@@ -120,7 +144,8 @@ def _wait_job(client, timeout=60.0) -> dict:
 
 FAKE_TRAIN = """
 import json, sys, time
-print(json.dumps({"event": "start", "symbol": sys.argv[2], "models": ["transformer", "lstm"]}), flush=True)
+start = {"event": "start", "symbol": sys.argv[2], "models": ["transformer", "lstm"]}
+print(json.dumps(start), flush=True)
 for model in ("transformer", "lstm"):
     for e in (1, 2):
         time.sleep(0.15)
@@ -149,7 +174,11 @@ def test_retrain_job_progress_and_one_at_a_time(scripted_app):
     r = c.post("/admin/retrain", data={"csrf_token": _token(c), "symbol": TRAINED})
     assert r.status_code == 302
     job = c.get("/admin/jobs/current").get_json()["job"]
-    assert job["kind"] == "retrain" and job["symbol"] == TRAINED and job["status"] in ("queued", "running")
+    assert (
+        job["kind"] == "retrain"
+        and job["symbol"] == TRAINED
+        and job["status"] in ("queued", "running")
+    )
     # a second job is refused while the first runs
     r = c.post("/admin/refresh", data={"csrf_token": _token(c)}, follow_redirects=True)
     assert "already running" in r.get_data(as_text=True)
@@ -179,7 +208,10 @@ def test_failed_job_is_reported(scripted_app):
 
 def test_retrain_unknown_symbol(client):
     login(client)
-    r = client.post("/admin/retrain", data={"csrf_token": _token(client), "symbol": "ZZZZ"},
-                    follow_redirects=True)
+    r = client.post(
+        "/admin/retrain",
+        data={"csrf_token": _token(client), "symbol": "ZZZZ"},
+        follow_redirects=True,
+    )
     assert "Choose a known symbol" in r.get_data(as_text=True)
     assert client.get("/admin/jobs/current").get_json()["job"] is None

@@ -61,7 +61,9 @@ def test_history_days_out_of_range(client, days):
 
 
 @pytest.mark.parametrize("path", ["forecast", "backtest", "history"])
-@pytest.mark.parametrize("symbol", ["bad!!", "%3Cscript%3E", "A" * 40, "-X", "%20", "a%00b", "A.B.C.D.E.F.G.H.I"])
+@pytest.mark.parametrize(
+    "symbol", ["bad!!", "%3Cscript%3E", "A" * 40, "-X", "%20", "a%00b", "A.B.C.D.E.F.G.H.I"]
+)
 def test_malformed_symbol_is_400(client, path, symbol):
     body = _problem(client.get(f"/api/v1/symbols/{symbol}/{path}"), 400)
     assert "symbol" in body["detail"].lower()
@@ -116,7 +118,10 @@ def test_models(client):
     r = client.get("/api/v1/models")
     assert r.status_code == 200
     models = r.get_json()["models"]
-    assert {(m["symbol"], m["model_name"]) for m in models} == {(TRAINED, "transformer"), (TRAINED, "lstm")}
+    assert {(m["symbol"], m["model_name"]) for m in models} == {
+        (TRAINED, "transformer"),
+        (TRAINED, "lstm"),
+    }
     assert all(m["version"] and m["content_hash"] for m in models)
     assert client.get(f"/api/v1/models?symbol={UNTRAINED}").get_json()["models"] == []
     _problem(client.get("/api/v1/models?symbol=bad!!"), 400)
@@ -146,6 +151,7 @@ def test_health_503_when_a_watched_symbol_has_no_model(app, client):
 def test_health_503_when_database_is_gone(app, client, web_home):
     backend = app.extensions["stocksense.backend"]
     from sqlalchemy import create_engine
+
     backend.engine = create_engine(f"sqlite:///{web_home}/missing-dir/x.db")
     body = _problem(client.get("/health"), 503)
     assert "database" in body["detail"]
@@ -168,7 +174,11 @@ def test_forecast_is_cached_and_follows_new_model_version(app, client, web_home)
     # republish the current LSTM artifact as a new version through the registry
     registry = backend.service.registry
     meta, data = registry.load(TRAINED, "lstm")
-    meta = {k: v for k, v in meta.items() if k not in ("version", "created_at", "content_hash", "artifact_uri")}
+    meta = {
+        k: v
+        for k, v in meta.items()
+        if k not in ("version", "created_at", "content_hash", "artifact_uri")
+    }
     registry.publish(TRAINED, "lstm", data, meta, version="99990101T000000Z-test")
     backend.cache.recheck = 0.0
     newer = client.get(f"/api/v1/symbols/{TRAINED}/forecast").get_json()
@@ -179,15 +189,25 @@ def test_forecast_is_cached_and_follows_new_model_version(app, client, web_home)
 def test_no_tensorflow_in_the_server_process(client):
     import subprocess
     import sys
-    code = ("import sys, os; from stocksense.web import create_app; from stocksense.web.config import load_web_config;"
-            "app = create_app(load_web_config({'STOCKSENSE_ENV':'testing'}));"
-            "c = app.test_client(); c.get('/api/v1/symbols/MSFT/forecast'); c.get('/');"
-            "bad = [m for m in ('tensorflow','keras','pandas','yfinance') if m in sys.modules];"
-            "print(bad); sys.exit(1 if bad else 0)")
+
+    code = (
+        "import sys, os; from stocksense.web import create_app; "
+        "from stocksense.web.config import load_web_config;"
+        "app = create_app(load_web_config({'STOCKSENSE_ENV':'testing'}));"
+        "c = app.test_client(); c.get('/api/v1/symbols/MSFT/forecast'); c.get('/');"
+        "bad = [m for m in ('tensorflow','keras','pandas','yfinance') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     import os
+
     home = client.application.extensions["stocksense.backend"].settings.home
-    proc = subprocess.run([sys.executable, "-c", code], env={**os.environ, "STOCKSENSE_HOME": str(home)},
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "STOCKSENSE_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
 
 

@@ -1,4 +1,4 @@
-"""A real headless Chromium (Debian's chromium + chromedriver, installed by scripts/install-browser.sh)
+"""A real headless Chromium (Debian's chromium + chromedriver, from scripts/install-browser.sh)
 loads the dashboard, sees the table and a drawn chart, logs in, triggers a real retrain and sees its
 progress.  Screenshots go to tests/web/screenshots/ (gitignored)."""
 
@@ -25,11 +25,20 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 def live_server(web_home, admin_hash, tmp_path):
     port = free_port()
     env_file = tmp_path / "stocksense.env"
-    env_file.write_text(f"STOCKSENSE_SECRET_KEY={'y' * 40}\nSTOCKSENSE_ADMIN_PASSWORD_HASH='{admin_hash}'\n"
-                        "STOCKSENSE_SECURE_COOKIES=false\n")
-    env = {**os.environ, **TINY_ENV, "STOCKSENSE_HOME": str(web_home), "STOCKSENSE_ENV_FILE": str(env_file)}
+    env_file.write_text(
+        f"STOCKSENSE_SECRET_KEY={'y' * 40}\nSTOCKSENSE_ADMIN_PASSWORD_HASH='{admin_hash}'\n"
+        "STOCKSENSE_SECURE_COOKIES=false\n"
+    )
+    env = {
+        **os.environ,
+        **TINY_ENV,
+        "STOCKSENSE_HOME": str(web_home),
+        "STOCKSENSE_ENV_FILE": str(env_file),
+    }
     log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen(cli_prefix() + ["serve", "--port", str(port)], env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        cli_prefix() + ["serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
@@ -50,13 +59,25 @@ def live_server(web_home, admin_hash, tmp_path):
 def browser(tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    assert shutil.which("chromium") and Path(CHROMEDRIVER).exists(), \
+
+    assert shutil.which("chromium") and Path(CHROMEDRIVER).exists(), (
         "run scripts/install-browser.sh (Debian chromium + chromium-driver)"
+    )
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium")
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,1000", f"--user-data-dir={tmp_path / 'chrome'}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        f"--user-data-dir={tmp_path / 'chrome'}",
+    ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
@@ -66,14 +87,18 @@ def browser(tmp_path):
 
 
 def _console_errors(driver) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
-            and "favicon" not in e["message"]]
+    return [
+        e["message"]
+        for e in driver.get_log("browser")
+        if e["level"] == "SEVERE" and "favicon" not in e["message"]
+    ]
 
 
 def test_dashboard_login_retrain(live_server, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
+
     SHOTS.mkdir(exist_ok=True)
     wait = WebDriverWait(browser, 30)
 
@@ -88,7 +113,9 @@ def test_dashboard_login_retrain(live_server, browser):
     # symbol page: the charts are drawn (Chart.js ran under the strict CSP and painted pixels)
     row.find_element(By.LINK_TEXT, TRAINED).click()
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#price-chart[data-drawn="true"]')))
-    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#backtest-chart[data-drawn="true"]')))
+    wait.until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, '#backtest-chart[data-drawn="true"]'))
+    )
     painted = browser.execute_script("""
         const c = document.getElementById('backtest-chart');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -112,6 +139,7 @@ def test_dashboard_login_retrain(live_server, browser):
 
     # retrain: the real `stocksense train` runs as a background job; the page shows its progress
     from selenium.webdriver.support.ui import Select
+
     Select(browser.find_element(By.ID, "retrain-symbol")).select_by_value(TRAINED)
     browser.find_element(By.ID, "retrain-button").click()
     wait.until(EC.presence_of_element_located((By.ID, "job-progress")))
@@ -120,7 +148,8 @@ def test_dashboard_login_retrain(live_server, browser):
     shot_taken = False
     while time.time() < deadline:
         status, percent, message = browser.execute_script("""
-            const s = document.getElementById('job-status'), p = document.getElementById('job-progress'),
+            const s = document.getElementById('job-status'),
+                  p = document.getElementById('job-progress'),
                   m = document.getElementById('job-message');
             return [s ? s.textContent : '', p ? Number(p.value) : 0, m ? m.textContent : ''];""")
         statuses.add(status)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 from conftest import cli_prefix
@@ -25,15 +24,22 @@ def test_development_gets_ephemeral_key():
 
 def test_production_defaults():
     cfg = load_web_config({"STOCKSENSE_SECRET_KEY": "s" * 40})
-    assert (cfg.host, cfg.port, cfg.trusted_proxies, cfg.secure_cookies) == ("127.0.0.1", 5005, 1, True)
+    assert (cfg.host, cfg.port, cfg.trusted_proxies, cfg.secure_cookies) == (
+        "127.0.0.1",
+        5005,
+        1,
+        True,
+    )
 
 
 def test_secret_key_file_and_env_file(tmp_path):
     key = tmp_path / "key"
     key.write_text("k" * 40 + "\n")
     env = tmp_path / "stocksense.env"
-    env.write_text(f"# comment\nexport STOCKSENSE_SECRET_KEY_FILE={key}\nSTOCKSENSE_PORT='6001'\n"
-                   "STOCKSENSE_ADMIN_PASSWORD_HASH='$argon2id$v=19$m=19456,t=2,p=1$abc$def'\n")
+    env.write_text(
+        f"# comment\nexport STOCKSENSE_SECRET_KEY_FILE={key}\nSTOCKSENSE_PORT='6001'\n"
+        "STOCKSENSE_ADMIN_PASSWORD_HASH='$argon2id$v=19$m=19456,t=2,p=1$abc$def'\n"
+    )
     cfg = load_web_config({"STOCKSENSE_PORT": "6002"}, env_file=env)
     assert cfg.secret_key == "k" * 40
     assert cfg.port == 6002  # the environment wins over the file
@@ -41,9 +47,15 @@ def test_secret_key_file_and_env_file(tmp_path):
     assert parse_env_file(env)["STOCKSENSE_PORT"] == "6001"
 
 
-@pytest.mark.parametrize("env", [{"STOCKSENSE_ENV": "prod"}, {"STOCKSENSE_ENV": "development", "STOCKSENSE_PORT": "x"},
-                                 {"STOCKSENSE_ENV": "development", "STOCKSENSE_PORT": "70000"},
-                                 {"STOCKSENSE_SECRET_KEY": "short"}])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"STOCKSENSE_ENV": "prod"},
+        {"STOCKSENSE_ENV": "development", "STOCKSENSE_PORT": "x"},
+        {"STOCKSENSE_ENV": "development", "STOCKSENSE_PORT": "70000"},
+        {"STOCKSENSE_SECRET_KEY": "short"},
+    ],
+)
 def test_bad_config(env):
     with pytest.raises(ConfigError):
         load_web_config(env)
@@ -52,8 +64,9 @@ def test_bad_config(env):
 def _cli(*args, input=None, env=None):
     e = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSENSE_")}
     e.update(env or {})
-    return subprocess.run(cli_prefix() + list(args), input=input, env=e, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        cli_prefix() + list(args), input=input, env=e, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_create_admin_from_stdin_never_prints_password():
@@ -104,6 +117,7 @@ def test_json_logs_have_no_secrets(caplog):
     import logging
 
     from stocksense.web.logs import JsonFormatter
+
     rec = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("world",), None)
     rec.path = "/admin/login"
     out = json.loads(JsonFormatter().format(rec))
@@ -112,6 +126,7 @@ def test_json_logs_have_no_secrets(caplog):
 
 def test_serve_prints_static_dir():
     from pathlib import Path
+
     proc = _cli("serve", "--print-static-dir")
     assert proc.returncode == 0
     static = Path(proc.stdout.strip())

@@ -68,6 +68,7 @@ def test_symbol_page(client):
     assert "/static/vendor/chartjs/chart.umd.min.js" in html
     data = re.search(r'id="chart-data">(.*?)</script>', html, re.S).group(1)
     import json
+
     parsed = json.loads(data)
     assert len(parsed["history"]["dates"]) == 365 and parsed["backtest"]["actual"]
     fc = client.get(f"/api/v1/symbols/{TRAINED}/forecast").get_json()

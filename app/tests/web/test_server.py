@@ -1,4 +1,4 @@
-"""The real waitress server on a loopback port: serves forecasts, health, and stops cleanly on SIGTERM."""
+"""The real waitress server on a loopback port: forecasts, health, clean stop on SIGTERM."""
 
 from __future__ import annotations
 
@@ -31,10 +31,22 @@ def get(url: str):
 def test_waitress_serves_and_stops_on_sigterm(web_home, admin_hash, tmp_path):
     port = free_port()
     env_file = tmp_path / "stocksense.env"
-    env_file.write_text(f"STOCKSENSE_SECRET_KEY={'x' * 40}\nSTOCKSENSE_ADMIN_PASSWORD_HASH='{admin_hash}'\n")
-    env = {**os.environ, **TINY_ENV, "STOCKSENSE_HOME": str(web_home), "STOCKSENSE_ENV_FILE": str(env_file)}
-    proc = subprocess.Popen(cli_prefix() + ["serve", "--port", str(port), "--threads", "2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env_file.write_text(
+        f"STOCKSENSE_SECRET_KEY={'x' * 40}\nSTOCKSENSE_ADMIN_PASSWORD_HASH='{admin_hash}'\n"
+    )
+    env = {
+        **os.environ,
+        **TINY_ENV,
+        "STOCKSENSE_HOME": str(web_home),
+        "STOCKSENSE_ENV_FILE": str(env_file),
+    }
+    proc = subprocess.Popen(
+        cli_prefix() + ["serve", "--port", str(port), "--threads", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
@@ -54,7 +66,7 @@ def test_waitress_serves_and_stops_on_sigterm(web_home, admin_hash, tmp_path):
         assert status == 400 and headers["Content-Type"] == "application/problem+json"
         status, headers, _ = get(base + "/")
         assert status == 200 and "default-src 'self'" in headers["Content-Security-Policy"]
-        # behind nginx: X-Forwarded-Proto https makes the request secure (ProxyFix, one trusted proxy)
+        # behind nginx: X-Forwarded-Proto https makes the request secure (ProxyFix, 1 proxy)
         req = urllib.request.Request(base + "/version", headers={"X-Forwarded-Proto": "https"})
         with urllib.request.urlopen(req, timeout=10) as r:
             assert r.headers.get("Strict-Transport-Security")
@@ -66,9 +78,11 @@ def test_waitress_serves_and_stops_on_sigterm(web_home, admin_hash, tmp_path):
             proc.kill()
             raise
     assert proc.returncode == 0, err[-2000:]
-    lines = [json.loads(l) for l in err.splitlines() if l.startswith("{")]
-    msgs = [l["msg"] for l in lines]
+    lines = [json.loads(ln) for ln in err.splitlines() if ln.startswith("{")]
+    msgs = [ln["msg"] for ln in lines]
     assert "listening" in msgs and msgs[-1] == "stopped"
-    access = [l for l in lines if l.get("logger") == "stocksense.web.access"]
-    assert any(l["path"] == f"/api/v1/symbols/{TRAINED}/forecast" and l["status"] == 200 for l in access)
+    access = [ln for ln in lines if ln.get("logger") == "stocksense.web.access"]
+    assert any(
+        ln["path"] == f"/api/v1/symbols/{TRAINED}/forecast" and ln["status"] == 200 for ln in access
+    )
     assert admin_hash not in err and "x" * 40 not in err

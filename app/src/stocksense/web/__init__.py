@@ -22,9 +22,11 @@ from .problems import PROBLEM_JSON, ApiProblem, problem
 log = logging.getLogger("stocksense.web")
 access_log = logging.getLogger("stocksense.web.access")
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-       "frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
 
 SECURITY_HEADERS = (
     ("Content-Security-Policy", CSP),
@@ -36,10 +38,20 @@ SECURITY_HEADERS = (
 )
 
 
-def create_app(config: WebConfig | None = None, *, settings=None, engine=None, forecast_service=None,
-               backend=None, start_time: float | None = None) -> Flask:
-    """Build the app.  ``config`` defaults to the environment (refuses to build without a secret key
-    outside development mode); ``settings``/``engine``/``forecast_service`` default to the ML core's."""
+def create_app(
+    config: WebConfig | None = None,
+    *,
+    settings=None,
+    engine=None,
+    forecast_service=None,
+    backend=None,
+    start_time: float | None = None,
+) -> Flask:
+    """Build the app.
+
+    ``config`` defaults to the environment (refuses to build without a secret key outside
+    development mode); ``settings``/``engine``/``forecast_service`` default to the ML core's.
+    """
     if config is None:
         config = load_web_config()
     if not config.secret_key:
@@ -71,8 +83,10 @@ def create_app(config: WebConfig | None = None, *, settings=None, engine=None, f
     app.extensions["stocksense.backend"] = backend
 
     from .auth import LoginRateLimiter
-    app.extensions["stocksense.login_limiter"] = LoginRateLimiter(config.login_max_attempts,
-                                                                  config.login_window_seconds)
+
+    app.extensions["stocksense.login_limiter"] = LoginRateLimiter(
+        config.login_max_attempts, config.login_window_seconds
+    )
     from .jobs import JobManager
 
     def _job_done(job):
@@ -82,6 +96,7 @@ def create_app(config: WebConfig | None = None, *, settings=None, engine=None, f
 
     from . import admin, api, views
     from .csrf import csrf_token, protect
+
     for blueprint in api.blueprints:
         app.register_blueprint(blueprint)
     app.register_blueprint(views.bp)
@@ -91,6 +106,7 @@ def create_app(config: WebConfig | None = None, *, settings=None, engine=None, f
     @app.context_processor
     def _inject():
         from .auth import is_admin
+
         return {"csrf_token": csrf_token, "is_admin": is_admin(), "cfg": config}
 
     @app.before_request
@@ -108,10 +124,17 @@ def create_app(config: WebConfig | None = None, *, settings=None, engine=None, f
             h["Cache-Control"] = "no-store"
         h["X-Request-Id"] = g.get("request_id", "")
         t0 = g.get("t0")
-        access_log.info("request", extra={
-            "method": request.method, "path": request.path, "status": resp.status_code,
-            "ms": round((time.perf_counter() - t0) * 1000, 2) if t0 else None,
-            "remote": request.remote_addr, "request_id": g.get("request_id")})
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": resp.status_code,
+                "ms": round((time.perf_counter() - t0) * 1000, 2) if t0 else None,
+                "remote": request.remote_addr,
+                "request_id": g.get("request_id"),
+            },
+        )
         return resp
 
     def _wants_problem() -> bool:
@@ -124,13 +147,18 @@ def create_app(config: WebConfig | None = None, *, settings=None, engine=None, f
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if _wants_problem():
-            resp = problem(exc.code or 500, exc.description if exc.code != 404 else
-                           "no such resource; see /api/v1/openapi.json")
+            resp = problem(
+                exc.code or 500,
+                exc.description
+                if exc.code != 404
+                else "no such resource; see /api/v1/openapi.json",
+            )
             if exc.code == 405 and exc.valid_methods:
                 resp.headers["Allow"] = ", ".join(exc.valid_methods)
             return resp
-        return render_template("error.html", code=exc.code, title=exc.name,
-                               detail=exc.description), exc.code
+        return render_template(
+            "error.html", code=exc.code, title=exc.name, detail=exc.description
+        ), exc.code
 
     @app.errorhandler(Exception)
     def _unhandled(exc: Exception):
@@ -140,26 +168,39 @@ def create_app(config: WebConfig | None = None, *, settings=None, engine=None, f
         log.error("unhandled error", exc_info=exc, extra={"ref": ref, "path": request.path})
         if _wants_problem():
             return problem(500, f"internal error (reference {ref})")
-        return render_template("error.html", code=500, title="Internal error",
-                               detail=f"Something went wrong on our side (reference {ref})."), 500
+        return render_template(
+            "error.html",
+            code=500,
+            title="Internal error",
+            detail=f"Something went wrong on our side (reference {ref}).",
+        ), 500
 
     return app
 
 
 def _build_backend(config: WebConfig, settings, engine, service):
     from .backend import Backend
+
     if settings is None:
         from stocksense.config import load_settings
+
         settings = load_settings()
     if engine is None:
         from stocksense.data.db import get_engine, migrate
+
         engine = get_engine(settings)
         migrate(engine)
     if service is None:
         from stocksense.serving import ForecastService
+
         service = ForecastService(settings, engine)
-    return Backend(settings, engine, service, cache_size=config.forecast_cache_size,
-                   recheck=config.forecast_recheck_seconds)
+    return Backend(
+        settings,
+        engine,
+        service,
+        cache_size=config.forecast_cache_size,
+        recheck=config.forecast_recheck_seconds,
+    )
 
 
 __all__ = ["create_app", "load_web_config", "WebConfig", "ConfigError", "PROBLEM_JSON"]

@@ -1,11 +1,20 @@
-"""Admin pages: login/logout, refresh data, retrain a symbol (background job), watch/unwatch symbols."""
+"""Admin pages: login/logout, refresh data, retrain a symbol (background job), watch/unwatch."""
 
 from __future__ import annotations
 
 import logging
 
-from flask import (Blueprint, current_app, flash, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from .auth import check_credentials, is_admin, limiter, login_required, safe_next
 from .backend import BadSymbol, NotFound
@@ -34,15 +43,24 @@ def login():
     if request.method == "GET":
         if is_admin():
             return redirect(safe_next(nxt))
-        return render_template("login.html", next=nxt or "", error=None,
-                               configured=bool(_cfg().admin_password_hash))
+        return render_template(
+            "login.html", next=nxt or "", error=None, configured=bool(_cfg().admin_password_hash)
+        )
     ip = request.remote_addr or "unknown"
     wait = limiter().retry_after(ip)
     if wait:
         log.warning("login rate-limited", extra={"remote": ip})
-        resp = current_app.make_response((render_template(
-            "login.html", next=nxt or "", configured=True,
-            error=f"Too many failed attempts. Try again in {wait} seconds."), 429))
+        resp = current_app.make_response(
+            (
+                render_template(
+                    "login.html",
+                    next=nxt or "",
+                    configured=True,
+                    error=f"Too many failed attempts. Try again in {wait} seconds.",
+                ),
+                429,
+            )
+        )
         resp.headers["Retry-After"] = str(wait)
         return resp
     username = request.form.get("username", "")[:200]
@@ -57,8 +75,12 @@ def login():
         return redirect(safe_next(nxt))
     limiter().failed(ip)
     log.warning("admin login failed", extra={"remote": ip})
-    return render_template("login.html", next=nxt or "", configured=bool(_cfg().admin_password_hash),
-                           error="Wrong user name or password."), 401
+    return render_template(
+        "login.html",
+        next=nxt or "",
+        configured=bool(_cfg().admin_password_hash),
+        error="Wrong user name or password.",
+    ), 401
 
 
 @bp.post("/logout")
@@ -73,9 +95,13 @@ def index():
     jobs = _jobs()
     current = jobs.current()
     symbols = _backend().list_symbols()
-    return render_template("admin.html", job=current.to_dict() if current else None,
-                           recent=[j.to_dict() for j in jobs.recent()], symbols=symbols,
-                           watched=[s for s in symbols if s.get("watched")])
+    return render_template(
+        "admin.html",
+        job=current.to_dict() if current else None,
+        recent=[j.to_dict() for j in jobs.recent()],
+        symbols=symbols,
+        watched=[s for s in symbols if s.get("watched")],
+    )
 
 
 @bp.get("/jobs/current")
@@ -106,7 +132,9 @@ def retrain():
     steps = [["train", sym, "--json", *_cfg().retrain_args]]
     if _cfg().retrain_backtest:
         steps.append(["backtest", sym, "--json", *_cfg().retrain_args])
-    return _start("retrain", steps, sym, f"Retraining {sym} started.", weights=[0.6, 0.4][:len(steps)])
+    return _start(
+        "retrain", steps, sym, f"Retraining {sym} started.", weights=[0.6, 0.4][: len(steps)]
+    )
 
 
 @bp.post("/refresh")
@@ -119,7 +147,9 @@ def refresh():
 @login_required
 def add_symbol():
     try:
-        sym = _backend().add_symbol(request.form.get("symbol", ""), name=request.form.get("name") or None)
+        sym = _backend().add_symbol(
+            request.form.get("symbol", ""), name=request.form.get("name") or None
+        )
     except BadSymbol:
         flash("That is not a valid ticker symbol (letters, digits, '.', '-' or '^').", "error")
         return redirect(url_for("admin.index"))

@@ -30,13 +30,19 @@ def _guard(fn, *args):
     try:
         return fn(*args)
     except BadSymbol as exc:
-        raise ApiProblem(400, f"malformed symbol: {exc}", type_="invalid-symbol",
-                         title="Invalid symbol") from None
+        raise ApiProblem(
+            400, f"malformed symbol: {exc}", type_="invalid-symbol", title="Invalid symbol"
+        ) from None
     except NotFound as exc:
         raise ApiProblem(404, str(exc), type_="unknown-symbol", title="Unknown symbol") from None
     except Unavailable as exc:
-        raise ApiProblem(503, str(exc), type_="model-unavailable", title="Not available",
-                         headers={"Retry-After": "60"}) from None
+        raise ApiProblem(
+            503,
+            str(exc),
+            type_="model-unavailable",
+            title="Not available",
+            headers={"Retry-After": "60"},
+        ) from None
 
 
 def _days() -> int:
@@ -47,11 +53,21 @@ def _days() -> int:
     try:
         days = int(raw)
     except ValueError:
-        raise ApiProblem(400, f"days must be an integer between 1 and {hi}", type_="invalid-parameter",
-                         title="Invalid parameter", parameter="days") from None
+        raise ApiProblem(
+            400,
+            f"days must be an integer between 1 and {hi}",
+            type_="invalid-parameter",
+            title="Invalid parameter",
+            parameter="days",
+        ) from None
     if not 1 <= days <= hi:
-        raise ApiProblem(400, f"days must be between 1 and {hi}, got {days}", type_="invalid-parameter",
-                         title="Invalid parameter", parameter="days")
+        raise ApiProblem(
+            400,
+            f"days must be between 1 and {hi}, got {days}",
+            type_="invalid-parameter",
+            title="Invalid parameter",
+            parameter="days",
+        )
     return days
 
 
@@ -59,15 +75,23 @@ def _stale(last_date: str | None) -> bool:
     if not last_date:
         return True
     try:
-        return (date.today() - date.fromisoformat(str(last_date)[:10])).days > cfg().stale_after_days
+        return (
+            date.today() - date.fromisoformat(str(last_date)[:10])
+        ).days > cfg().stale_after_days
     except ValueError:
         return True
 
 
 def symbol_row(s: dict) -> dict:
-    return {"symbol": s["symbol"], "name": s.get("name"), "watched": bool(s.get("watched")),
-            "first_date": _d(s.get("first_date")), "last_date": _d(s.get("last_date")),
-            "n_days": s.get("n_days"), "stale": _stale(s.get("last_date"))}
+    return {
+        "symbol": s["symbol"],
+        "name": s.get("name"),
+        "watched": bool(s.get("watched")),
+        "first_date": _d(s.get("first_date")),
+        "last_date": _d(s.get("last_date")),
+        "n_days": s.get("n_days"),
+        "stale": _stale(s.get("last_date")),
+    }
 
 
 def _d(v):
@@ -78,8 +102,13 @@ def _d(v):
 def symbols():
     watched = request.args.get("watched")
     if watched not in (None, "", "true", "false"):
-        raise ApiProblem(400, "watched must be true or false", type_="invalid-parameter",
-                         title="Invalid parameter", parameter="watched")
+        raise ApiProblem(
+            400,
+            "watched must be true or false",
+            type_="invalid-parameter",
+            title="Invalid parameter",
+            parameter="watched",
+        )
     rows = backend().list_symbols(watched_only=watched == "true")
     return jsonify({"symbols": [symbol_row(s) for s in rows]})
 
@@ -122,6 +151,7 @@ def models():
 @bp.get("/openapi.json")
 def openapi():
     from .openapi import build_spec
+
     return jsonify(build_spec(current_app))
 
 
@@ -130,23 +160,34 @@ def health():
     h = backend().health()
     if h["ok"]:
         return jsonify({"status": "ok", **h})
-    return problem(503, "; ".join(h["reasons"]), title="Service unavailable", type_="unhealthy",
-                   **{k: v for k, v in h.items() if k != "ok"})
+    return problem(
+        503,
+        "; ".join(h["reasons"]),
+        title="Service unavailable",
+        type_="unhealthy",
+        **{k: v for k, v in h.items() if k != "ok"},
+    )
 
 
 @meta.get("/version")
 def version():
     from stocksense import __version__ as pkg_version  # noqa: PLC0415
+
     c = cfg()
     started = current_app.extensions["stocksense.started"]
-    return jsonify({
-        "name": "stocksense", "version": pkg_version, "api": "v1",
-        "commit": c.extra.get("STOCKSENSE_GIT_SHA"), "environment": c.env,
-        "python": platform.python_version(),
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "uptime_seconds": round(time.time() - started, 1),
-        "inference": "litert",
-    })
+    return jsonify(
+        {
+            "name": "stocksense",
+            "version": pkg_version,
+            "api": "v1",
+            "commit": c.extra.get("STOCKSENSE_GIT_SHA"),
+            "environment": c.env,
+            "python": platform.python_version(),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "uptime_seconds": round(time.time() - started, 1),
+            "inference": "litert",
+        }
+    )
 
 
 blueprints = (bp, meta)

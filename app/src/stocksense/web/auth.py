@@ -50,8 +50,13 @@ def check_credentials(cfg, username: str, password: str) -> bool:
 class LoginRateLimiter:
     """Sliding window of failed attempts per client address and overall."""
 
-    def __init__(self, max_attempts: int = 5, window: float = 300.0, global_factor: int = 10,
-                 clock=time.monotonic):
+    def __init__(
+        self,
+        max_attempts: int = 5,
+        window: float = 300.0,
+        global_factor: int = 10,
+        clock=time.monotonic,
+    ):
         self.max_attempts = max_attempts
         self.window = window
         self.global_max = max_attempts * global_factor
@@ -86,7 +91,9 @@ class LoginRateLimiter:
             q.append(now)
             self._all.append(now)
             if len(self._per_ip) > 10000:  # bound memory
-                for key in [k for k, v in self._per_ip.items() if not v or now - v[-1] >= self.window]:
+                for key in [
+                    k for k, v in self._per_ip.items() if not v or now - v[-1] >= self.window
+                ]:
                     del self._per_ip[key]
 
     def succeeded(self, ip: str) -> None:
@@ -104,6 +111,7 @@ def login_required(view):
         if not is_admin():
             return redirect(url_for("admin.login", next=request.path))
         return view(*args, **kwargs)
+
     return wrapper
 
 

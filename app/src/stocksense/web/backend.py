@@ -8,7 +8,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("stocksense.web.backend")
 
@@ -27,16 +28,20 @@ class Unavailable(RuntimeError):
 
 def _serving_errors():
     from stocksense.serving import errors
+
     return errors.UnknownSymbol, errors.ModelUnavailable
 
 
 class ForecastCache:
     """Bounded LRU of serialized forecasts keyed by symbol, each entry tagged with the state token
     (model versions + data as-of) it was computed for.  The token is re-checked at most every
-    ``recheck`` seconds per symbol, so a newly published model or new prices show up within that time
+    ``recheck`` seconds per symbol, so a newly published model or new prices show up within that
+    time
     without a restart."""
 
-    def __init__(self, maxsize: int = 256, recheck: float = 1.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, maxsize: int = 256, recheck: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.maxsize = maxsize
         self.recheck = recheck
         self.clock = clock
@@ -87,8 +92,16 @@ class ForecastCache:
 
 
 class Backend:
-    def __init__(self, settings, engine, service, *, cache_size: int = 256, recheck: float = 1.0,
-                 cache_enabled: bool = True):
+    def __init__(
+        self,
+        settings,
+        engine,
+        service,
+        *,
+        cache_size: int = 256,
+        recheck: float = 1.0,
+        cache_enabled: bool = True,
+    ):
         self.settings = settings
         self.cache_enabled = cache_enabled
         self.engine = engine
@@ -96,6 +109,7 @@ class Backend:
         self.cache = ForecastCache(cache_size, recheck)
         from stocksense.data import queries
         from stocksense.data.symbols import InvalidSymbol, validate_symbol
+
         self._q = queries
         self._validate = validate_symbol
         self._invalid = InvalidSymbol
@@ -125,8 +139,10 @@ class Backend:
         info = self.symbol(symbol)
         bt = self._q.latest_backtest(self.engine, info["symbol"])
         if bt is None:
-            raise Unavailable(f"no backtest has been run for {info['symbol']}; run `stocksense backtest "
-                              f"{info['symbol']}` or retrain it")
+            raise Unavailable(
+                f"no backtest has been run for {info['symbol']}; run `stocksense backtest "
+                f"{info['symbol']}` or retrain it"
+            )
         return bt
 
     def add_symbol(self, symbol: str, name: str | None = None) -> str:
@@ -160,8 +176,13 @@ class Backend:
             except (OSError, KeyError):
                 names = ()
             return data_state, tuple((n, registry.latest_stamp(symbol, n)) for n in names)
-        versions = tuple(sorted((m.get("model_name"), str(m.get("version")))
-                                for m in self.service.list_models() if m.get("symbol") == symbol))
+        versions = tuple(
+            sorted(
+                (m.get("model_name"), str(m.get("version")))
+                for m in self.service.list_models()
+                if m.get("symbol") == symbol
+            )
+        )
         return data_state, versions
 
     def forecast_json(self, symbol: str) -> bytes:
@@ -211,6 +232,7 @@ class Backend:
     def db_ok(self) -> tuple[bool, str | None]:
         try:
             from sqlalchemy import text
+
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1")).scalar_one()
             return True, None

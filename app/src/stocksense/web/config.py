@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5005
@@ -30,7 +30,7 @@ def parse_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         if line.startswith("export "):
-            line = line[len("export "):].lstrip()
+            line = line[len("export ") :].lstrip()
         if "=" not in line:
             raise ConfigError(f"{path}:{lineno}: expected KEY=VALUE")
         key, value = line.split("=", 1)
@@ -42,8 +42,9 @@ def parse_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
     return values
 
 
-def merged_environ(environ: Mapping[str, str] | None = None,
-                   env_file: str | os.PathLike[str] | None = None) -> dict[str, str]:
+def merged_environ(
+    environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = None
+) -> dict[str, str]:
     """Environment variables over the env file's values."""
     env = dict(os.environ if environ is None else environ)
     path = env_file or env.get("STOCKSENSE_ENV_FILE")
@@ -96,7 +97,9 @@ class WebConfig:
     forecast_recheck_seconds: float = 1.0
     max_history_days: int = 3650
     job_command: tuple[str, ...] | None = None  # override of the stocksense CLI prefix (tests)
-    retrain_args: tuple[str, ...] = ()  # extra `stocksense train`/`backtest` options, e.g. ("--epochs", "20")
+    retrain_args: tuple[
+        str, ...
+    ] = ()  # extra `stocksense train`/`backtest` options, e.g. ("--epochs", "20")
     retrain_backtest: bool = True  # a retrain job also reruns the walk-forward backtest
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -104,7 +107,7 @@ class WebConfig:
     def development(self) -> bool:
         return self.env == "development"
 
-    def with_overrides(self, **kw) -> "WebConfig":
+    def with_overrides(self, **kw) -> WebConfig:
         return replace(self, **kw)
 
 
@@ -119,20 +122,25 @@ def _read_secret(env: Mapping[str, str]) -> str | None:
     return key
 
 
-def load_web_config(environ: Mapping[str, str] | None = None,
-                    env_file: str | os.PathLike[str] | None = None) -> WebConfig:
+def load_web_config(
+    environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = None
+) -> WebConfig:
     env = merged_environ(environ, env_file)
     mode = (env.get("STOCKSENSE_ENV") or "production").strip().lower()
     if mode not in {"production", "development", "testing"}:
-        raise ConfigError(f"STOCKSENSE_ENV must be production, development or testing, got {mode!r}")
+        raise ConfigError(
+            f"STOCKSENSE_ENV must be production, development or testing, got {mode!r}"
+        )
     dev = mode == "development"
     secret = _read_secret(env)
     ephemeral = False
     if secret is None:
         if mode == "production":
             raise ConfigError(
-                "STOCKSENSE_SECRET_KEY (or STOCKSENSE_SECRET_KEY_FILE) is not set; refusing to start "
-                "outside development mode (set STOCKSENSE_ENV=development for an ephemeral key)")
+                "STOCKSENSE_SECRET_KEY (or STOCKSENSE_SECRET_KEY_FILE) is not set; "
+                "refusing to start "
+                "outside development mode (set STOCKSENSE_ENV=development for an ephemeral key)"
+            )
         secret = secrets.token_urlsafe(32)
         ephemeral = True
     elif len(secret) < 16 and mode == "production":
@@ -146,18 +154,39 @@ def load_web_config(environ: Mapping[str, str] | None = None,
         host=env.get("STOCKSENSE_HOST") or DEFAULT_HOST,
         port=_int("STOCKSENSE_PORT", env.get("STOCKSENSE_PORT"), DEFAULT_PORT, 1, 65535),
         threads=_int("STOCKSENSE_THREADS", env.get("STOCKSENSE_THREADS"), 4, 1, 64),
-        trusted_proxies=_int("STOCKSENSE_TRUSTED_PROXIES", env.get("STOCKSENSE_TRUSTED_PROXIES"),
-                             0 if dev else 1, 0, 5),
+        trusted_proxies=_int(
+            "STOCKSENSE_TRUSTED_PROXIES",
+            env.get("STOCKSENSE_TRUSTED_PROXIES"),
+            0 if dev else 1,
+            0,
+            5,
+        ),
         secure_cookies=_bool(env.get("STOCKSENSE_SECURE_COOKIES"), not dev and mode != "testing"),
-        stale_after_days=_int("STOCKSENSE_STALE_AFTER_DAYS", env.get("STOCKSENSE_STALE_AFTER_DAYS"), 4, 1, 365),
-        login_max_attempts=_int("STOCKSENSE_LOGIN_MAX_ATTEMPTS", env.get("STOCKSENSE_LOGIN_MAX_ATTEMPTS"),
-                                5, 1, 1000),
-        login_window_seconds=_int("STOCKSENSE_LOGIN_WINDOW_SECONDS", env.get("STOCKSENSE_LOGIN_WINDOW_SECONDS"),
-                                  300, 1, 86400),
-        forecast_cache_size=_int("STOCKSENSE_FORECAST_CACHE_SIZE", env.get("STOCKSENSE_FORECAST_CACHE_SIZE"),
-                                 256, 1, 100000),
+        stale_after_days=_int(
+            "STOCKSENSE_STALE_AFTER_DAYS", env.get("STOCKSENSE_STALE_AFTER_DAYS"), 4, 1, 365
+        ),
+        login_max_attempts=_int(
+            "STOCKSENSE_LOGIN_MAX_ATTEMPTS", env.get("STOCKSENSE_LOGIN_MAX_ATTEMPTS"), 5, 1, 1000
+        ),
+        login_window_seconds=_int(
+            "STOCKSENSE_LOGIN_WINDOW_SECONDS",
+            env.get("STOCKSENSE_LOGIN_WINDOW_SECONDS"),
+            300,
+            1,
+            86400,
+        ),
+        forecast_cache_size=_int(
+            "STOCKSENSE_FORECAST_CACHE_SIZE",
+            env.get("STOCKSENSE_FORECAST_CACHE_SIZE"),
+            256,
+            1,
+            100000,
+        ),
         retrain_backtest=_bool(env.get("STOCKSENSE_RETRAIN_BACKTEST"), True),
         retrain_args=tuple(shlex.split(env.get("STOCKSENSE_RETRAIN_ARGS") or "")),
-        extra={k: v for k, v in env.items() if k.startswith("STOCKSENSE_")
-               and "SECRET" not in k and "PASSWORD" not in k},
+        extra={
+            k: v
+            for k, v in env.items()
+            if k.startswith("STOCKSENSE_") and "SECRET" not in k and "PASSWORD" not in k
+        },
     )

@@ -32,5 +32,8 @@ def protect() -> None:
     expected = session.get("_csrf")
     sent = request.form.get(FIELD) or request.headers.get(HEADER) or ""
     if not expected or not hmac.compare_digest(str(expected), str(sent)):
-        abort(400, description="The form has expired or did not come from this site (CSRF check failed). "
-                               "Reload the page and try again.")
+        abort(
+            400,
+            description="The form has expired or did not come from this site (CSRF check failed). "
+            "Reload the page and try again.",
+        )

@@ -1,5 +1,6 @@
 """Background admin jobs (retrain a symbol, refresh data), one at a time, each a subprocess of the
-`stocksense` CLI so that TensorFlow never enters the web process.  Progress comes from the JSON lines
+`stocksense` CLI so that TensorFlow never enters the web process.  Progress comes from the JSON
+lines
 the CLI prints (`{"event": "epoch", "model": .., "epoch": .., "of": ..}`)."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 log = logging.getLogger("stocksense.web.jobs")
 
@@ -46,7 +47,7 @@ class Job:
     def progress(self) -> float:
         if self.status == "succeeded":
             return 1.0
-        done = sum(self.weights[:self.step])
+        done = sum(self.weights[: self.step])
         cur = self.weights[self.step] if self.step < len(self.weights) else 0.0
         return min(done + cur * self.local, 1.0 if self.status == "succeeded" else 0.99)
 
@@ -57,11 +58,19 @@ class Job:
 
     def to_dict(self) -> dict:
         return {
-            "id": self.id, "kind": self.kind, "symbol": self.symbol, "status": self.status,
-            "progress": round(self.progress, 4), "percent": int(round(self.progress * 100)),
-            "message": self.message, "step": min(self.step + 1, len(self.steps)), "steps": len(self.steps),
-            "created_at": _iso(self.created_at), "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at), "returncode": self.returncode,
+            "id": self.id,
+            "kind": self.kind,
+            "symbol": self.symbol,
+            "status": self.status,
+            "progress": round(self.progress, 4),
+            "percent": int(round(self.progress * 100)),
+            "message": self.message,
+            "step": min(self.step + 1, len(self.steps)),
+            "steps": len(self.steps),
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "returncode": self.returncode,
             "events": list(self.events)[-10:],
         }
 
@@ -127,16 +136,24 @@ def _iso(ts: float | None) -> str | None:
 
 
 def default_command_prefix() -> list[str]:
-    """The `stocksense` CLI in this interpreter (works with or without an installed console script)."""
-    return [sys.executable, "-c",
-            "import sys; sys.argv[0] = 'stocksense'; from stocksense.cli import main; main()"]
+    """The `stocksense` CLI in this interpreter (with or without an installed console script)."""
+    return [
+        sys.executable,
+        "-c",
+        "import sys; sys.argv[0] = 'stocksense'; from stocksense.cli import main; main()",
+    ]
 
 
 class JobManager:
     """Runs at most one job at a time; keeps the last few finished jobs for display."""
 
-    def __init__(self, command_prefix: Sequence[str] | None = None, env: dict | None = None,
-                 history: int = 10, on_finish: Callable[[Job], None] | None = None):
+    def __init__(
+        self,
+        command_prefix: Sequence[str] | None = None,
+        env: dict | None = None,
+        history: int = 10,
+        on_finish: Callable[[Job], None] | None = None,
+    ):
         self.prefix = list(command_prefix or default_command_prefix())
         self.env = env
         self._lock = threading.Lock()
@@ -146,8 +163,13 @@ class JobManager:
         self._on_finish = on_finish
         self._shutdown = False
 
-    def start(self, kind: str, steps: Sequence[Sequence[str]], symbol: str | None = None,
-              weights: Sequence[float] | None = None) -> Job:
+    def start(
+        self,
+        kind: str,
+        steps: Sequence[Sequence[str]],
+        symbol: str | None = None,
+        weights: Sequence[float] | None = None,
+    ) -> Job:
         """Run the CLI once per step (each a list of arguments), in order, stopping at a failure."""
         steps = [list(x) for x in steps]
         if not steps or not all(steps):
@@ -159,10 +181,18 @@ class JobManager:
             if self._shutdown:
                 raise JobBusy("the server is shutting down")
             if self._current is not None and self._current.active:
-                raise JobBusy(f"a {self._current.kind} job is already running"
-                              + (f" for {self._current.symbol}" if self._current.symbol else ""))
-            job = Job(id=uuid.uuid4().hex[:12], kind=kind, symbol=symbol, argv=self.prefix + steps[0],
-                      steps=[self.prefix + x for x in steps], weights=[w / total for w in weights])
+                raise JobBusy(
+                    f"a {self._current.kind} job is already running"
+                    + (f" for {self._current.symbol}" if self._current.symbol else "")
+                )
+            job = Job(
+                id=uuid.uuid4().hex[:12],
+                kind=kind,
+                symbol=symbol,
+                argv=self.prefix + steps[0],
+                steps=[self.prefix + x for x in steps],
+                weights=[w / total for w in weights],
+            )
             self._current = job
             self._history.appendleft(job)
         t = threading.Thread(target=self._run, args=(job,), name=f"job-{job.id}", daemon=True)
@@ -182,11 +212,20 @@ class JobManager:
                 job.next_step()
             job.argv = argv
             try:
-                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        env=env, bufsize=1, start_new_session=True)
+                proc = subprocess.Popen(
+                    argv,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                    bufsize=1,
+                    start_new_session=True,
+                )
                 self._proc = proc
                 err_thread = threading.Thread(
-                    target=lambda p=proc: [stderr_tail.append(l.rstrip()) for l in p.stderr], daemon=True)
+                    target=lambda p=proc: [stderr_tail.append(ln.rstrip()) for ln in p.stderr],
+                    daemon=True,
+                )
                 err_thread.start()
                 for line in proc.stdout:
                     line = line.strip()
@@ -215,12 +254,24 @@ class JobManager:
             job.message = "done"
         else:
             job.status = "failed"
-            if job.message in {"starting", "done"} or not any(e.get("event") == "error" for e in job.events):
-                last = next((l for l in reversed(stderr_tail) if l.strip()), "")
-                job.message = (f"exited with code {job.returncode}" + (f": {last[-300:]}" if last else ""))
-        log.info("job finished", extra={"job_id": job.id, "kind": job.kind, "symbol": job.symbol,
-                                        "status": job.status, "returncode": job.returncode,
-                                        "seconds": round(job.finished_at - job.started_at, 2)})
+            if job.message in {"starting", "done"} or not any(
+                e.get("event") == "error" for e in job.events
+            ):
+                last = next((ln for ln in reversed(stderr_tail) if ln.strip()), "")
+                job.message = f"exited with code {job.returncode}" + (
+                    f": {last[-300:]}" if last else ""
+                )
+        log.info(
+            "job finished",
+            extra={
+                "job_id": job.id,
+                "kind": job.kind,
+                "symbol": job.symbol,
+                "status": job.status,
+                "returncode": job.returncode,
+                "seconds": round(job.finished_at - job.started_at, 2),
+            },
+        )
         if self._on_finish is not None:
             try:
                 self._on_finish(job)

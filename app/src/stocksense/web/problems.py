@@ -12,15 +12,25 @@ PROBLEM_TYPE_BASE = "https://stocksense.invalid/problems/"  # identifiers only, 
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem(status: int, detail: str | None = None, *, title: str | None = None,
-            type_: str | None = None, headers: dict[str, str] | None = None, **extensions) -> Response:
+def problem(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    type_: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions,
+) -> Response:
     if title is None:
         try:
             title = HTTPStatus(status).phrase
         except ValueError:
             title = "Error"
-    body: dict = {"type": PROBLEM_TYPE_BASE + type_ if type_ else "about:blank", "title": title,
-                  "status": status}
+    body: dict = {
+        "type": PROBLEM_TYPE_BASE + type_ if type_ else "about:blank",
+        "title": title,
+        "status": status,
+    }
     if detail:
         body["detail"] = detail
     body.update(extensions)
@@ -33,8 +43,16 @@ def problem(status: int, detail: str | None = None, *, title: str | None = None,
 class ApiProblem(Exception):
     """Raise inside API views to answer with a problem response."""
 
-    def __init__(self, status: int, detail: str, *, type_: str | None = None, title: str | None = None,
-                 headers: dict[str, str] | None = None, **extensions):
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        type_: str | None = None,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions,
+    ):
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -44,5 +62,11 @@ class ApiProblem(Exception):
         self.extensions = extensions
 
     def response(self) -> Response:
-        return problem(self.status, self.detail, title=self.title, type_=self.type_, headers=self.headers,
-                       **self.extensions)
+        return problem(
+            self.status,
+            self.detail,
+            title=self.title,
+            type_=self.type_,
+            headers=self.headers,
+            **self.extensions,
+        )

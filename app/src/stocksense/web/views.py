@@ -1,4 +1,4 @@
-"""Server-rendered dashboard pages (readable without JavaScript; charts are progressive enhancement)."""
+"""Server-rendered dashboard pages (readable without JavaScript; charts are an enhancement)."""
 
 from __future__ import annotations
 
@@ -45,9 +45,12 @@ def _stale_info(rows: list[dict]) -> dict | None:
     if not stale:
         return None
     dates = [r["last_date"] for r in stale if r["last_date"]]
-    return {"symbols": [r["symbol"] for r in stale], "oldest": min(dates) if dates else None,
-            "limit_days": current_app.extensions["stocksense.config"].stale_after_days,
-            "today": date.today().isoformat()}
+    return {
+        "symbols": [r["symbol"] for r in stale],
+        "oldest": min(dates) if dates else None,
+        "limit_days": current_app.extensions["stocksense.config"].stale_after_days,
+        "today": date.today().isoformat(),
+    }
 
 
 @bp.get("/")
@@ -81,29 +84,57 @@ def symbol_page(symbol: str):
     bt_series: list[str] = []
     if bt:
         keys = [k for k in (bt.get("points") or [{}])[0].keys() if k not in ("date", "actual")]
-        bt_series = [k for k in ("ensemble", *models, "persistence", "drift") if k in keys] + \
-                    [k for k in keys if k not in ("ensemble", *models, "persistence", "drift")]
+        bt_series = [k for k in ("ensemble", *models, "persistence", "drift") if k in keys] + [
+            k for k in keys if k not in ("ensemble", *models, "persistence", "drift")
+        ]
     chart_data = {
         "symbol": sym,
         "history": {"dates": [p["date"] for p in history], "close": [p["close"] for p in history]},
-        "forecast": ({"date": "next", "ensemble": fc["ensemble"]["predicted_close"],
-                      "models": {k: v["predicted_close"] for k, v in fc["models"].items()}} if fc else None),
-        "backtest": ({"dates": [p["date"] for p in bt["points"]],
-                      "actual": [p["actual"] for p in bt["points"]],
-                      "series": {k: [p.get(k) for p in bt["points"]] for k in bt_series}} if bt else None),
+        "forecast": (
+            {
+                "date": "next",
+                "ensemble": fc["ensemble"]["predicted_close"],
+                "models": {k: v["predicted_close"] for k, v in fc["models"].items()},
+            }
+            if fc
+            else None
+        ),
+        "backtest": (
+            {
+                "dates": [p["date"] for p in bt["points"]],
+                "actual": [p["actual"] for p in bt["points"]],
+                "series": {k: [p.get(k) for p in bt["points"]] for k in bt_series},
+            }
+            if bt
+            else None
+        ),
     }
-    recent_bt = (bt["points"][-10:] if bt else [])
-    return render_template("symbol.html", row=row, info=info, forecast=fc, fc_reason=fc_reason,
-                           backtest=bt, bt_reason=bt_reason, models=models, bt_series=bt_series,
-                           recent_bt=recent_bt, recent_prices=history[-10:][::-1],
-                           chart_json=_script_json(chart_data),
-                           stale=_stale_info([row]))
+    recent_bt = bt["points"][-10:] if bt else []
+    return render_template(
+        "symbol.html",
+        row=row,
+        info=info,
+        forecast=fc,
+        fc_reason=fc_reason,
+        backtest=bt,
+        bt_reason=bt_reason,
+        models=models,
+        bt_series=bt_series,
+        recent_bt=recent_bt,
+        recent_prices=history[-10:][::-1],
+        chart_json=_script_json(chart_data),
+        stale=_stale_info([row]),
+    )
 
 
 def _script_json(data) -> str:
     """JSON safe to embed in a <script type="application/json"> block."""
-    return (json.dumps(data, separators=(",", ":"), default=str)
-            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    return (
+        json.dumps(data, separators=(",", ":"), default=str)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
 
 
 @bp.get("/models")
@@ -122,8 +153,13 @@ def pct(value, digits: int = 2, signed: bool = True):
     return f"{v:+.{digits}f}%" if signed else f"{v:.{digits}f}%"
 
 
-MODEL_LABELS = {"transformer": "Transformer", "lstm": "LSTM", "ensemble": "Ensemble",
-                "persistence": "Persistence", "drift": "Drift"}
+MODEL_LABELS = {
+    "transformer": "Transformer",
+    "lstm": "LSTM",
+    "ensemble": "Ensemble",
+    "persistence": "Persistence",
+    "drift": "Drift",
+}
 
 
 @bp.app_template_filter("modelname")
