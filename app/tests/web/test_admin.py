@@ -151,6 +151,11 @@ for model in ("transformer", "lstm"):
         time.sleep(0.15)
         print(json.dumps({"event": "epoch", "model": model, "epoch": e, "of": 2}), flush=True)
 print("not json, ignored", flush=True)
+if sys.argv[1] == "refresh":  # per-symbol results, one failing, like `stocksense refresh --json`
+    print(json.dumps({"symbol": "MSFT", "ok": True, "rows": 3}), flush=True)
+    print(json.dumps({"symbol": "AMZN", "ok": False, "error": "offline"}), flush=True)
+    print(json.dumps({"event": "done", "ok": False, "n": 2}), flush=True)
+    sys.exit(0)
 if sys.argv[2] == "FAIL":
     print(json.dumps({"event": "error", "message": "boom"}), flush=True); sys.exit(3)
 print(json.dumps({"event": "done"}), flush=True)
@@ -215,3 +220,12 @@ def test_retrain_unknown_symbol(client):
     )
     assert "Choose a known symbol" in r.get_data(as_text=True)
     assert client.get("/admin/jobs/current").get_json()["job"] is None
+
+
+def test_refresh_job_reports_failed_symbols(scripted_app):
+    c = scripted_app.test_client()
+    login(c)
+    assert c.post("/admin/refresh", data={"csrf_token": _token(c)}).status_code == 302
+    job = _wait_job(c)
+    assert job["kind"] == "refresh" and job["status"] == "failed"
+    assert "AMZN" in job["message"] and "MSFT" not in job["message"].split("the last")[0]

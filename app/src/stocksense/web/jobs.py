@@ -42,6 +42,7 @@ class Job:
     events: deque = field(default_factory=lambda: deque(maxlen=50))
     returncode: int | None = None
     _models: dict = field(default_factory=dict)
+    item_failures: list = field(default_factory=list)
 
     @property
     def progress(self) -> float:
@@ -119,6 +120,15 @@ class Job:
         elif kind == "done":
             self.local = 1.0
             self.message = "done" if self.step + 1 >= len(self.steps) else "step done"
+            if ev.get("ok") is False:
+                self.item_failures.append("reported failure")
+        elif kind is None and "symbol" in ev and "ok" in ev:  # per-symbol result (refresh)
+            sym = str(ev.get("symbol"))
+            if ev.get("ok"):
+                self.message = f"{sym}: updated"
+            else:
+                self.item_failures.append(sym)
+                self.message = f"{sym}: failed: {str(ev.get('error') or '')[:200]}"
         elif kind == "error":
             self.message = str(ev.get("message") or "failed")[:500]
         elif kind:
@@ -249,6 +259,14 @@ class JobManager:
         job.finished_at = time.time()
         if job.status == "cancelled":
             pass
+        elif job.returncode == 0 and job.item_failures:
+            job.status = "failed"
+            names = [n for n in job.item_failures if n != "reported failure"]
+            job.message = (
+                "finished with errors"
+                + (f" for {', '.join(names)}" if names else "")
+                + ("; the last: " + job.message if names else "")
+            )
         elif job.returncode == 0:
             job.status = "succeeded"
             job.message = "done"
