@@ -156,6 +156,8 @@ if sys.argv[1] == "refresh":  # per-symbol results, one failing, like `stocksens
     print(json.dumps({"symbol": "AMZN", "ok": False, "error": "offline"}), flush=True)
     print(json.dumps({"event": "done", "ok": False, "n": 2}), flush=True)
     sys.exit(0)
+if sys.argv[2] == "SLOW":
+    time.sleep(60)
 if sys.argv[2] == "FAIL":
     print(json.dumps({"event": "error", "message": "boom"}), flush=True); sys.exit(3)
 print(json.dumps({"event": "done"}), flush=True)
@@ -229,3 +231,20 @@ def test_refresh_job_reports_failed_symbols(scripted_app):
     job = _wait_job(c)
     assert job["kind"] == "refresh" and job["status"] == "failed"
     assert "AMZN" in job["message"] and "MSFT" not in job["message"].split("the last")[0]
+
+
+def test_shutdown_cancels_a_running_job(scripted_app):
+    c = scripted_app.test_client()
+    login(c)
+    c.post("/admin/symbols", data={"csrf_token": _token(c), "symbol": "SLOW"})
+    c.post("/admin/retrain", data={"csrf_token": _token(c), "symbol": "SLOW"})
+    deadline = time.time() + 10
+    while c.get("/admin/jobs/current").get_json()["job"]["percent"] < 50:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    started = time.time()
+    scripted_app.extensions["stocksense.jobs"].shutdown(timeout=5)
+    job = _wait_job(c, timeout=10)
+    assert job["status"] == "cancelled" and time.time() - started < 8
+    r = c.post("/admin/refresh", data={"csrf_token": _token(c)}, follow_redirects=True)
+    assert "shutting down" in r.get_data(as_text=True)
