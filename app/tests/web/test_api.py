@@ -214,3 +214,16 @@ def test_no_tensorflow_in_the_server_process(client):
 def test_problem_bodies_are_json(client):
     r = client.get("/api/v1/symbols/bad!!/forecast")
     json.loads(r.get_data(as_text=True))
+
+
+def test_database_failure_is_503_not_500(app, client, web_home):
+    from sqlalchemy import create_engine
+
+    backend = app.extensions["stocksense.backend"]
+    backend.engine = create_engine(f"sqlite:///{web_home}/missing-dir/x.db")
+    backend.cache.clear()
+    for url in ("/api/v1/symbols", f"/api/v1/symbols/{TRAINED}/history", "/api/v1/symbols/XYZ"):
+        body = _problem(client.get(url), 503)
+        assert "database" in body["detail"]
+    r = client.get("/")
+    assert r.status_code == 503 and "Traceback" not in r.get_data(as_text=True)

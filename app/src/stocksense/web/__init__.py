@@ -160,6 +160,18 @@ def create_app(
             "error.html", code=exc.code, title=exc.name, detail=exc.description
         ), exc.code
 
+    from sqlalchemy.exc import SQLAlchemyError
+
+    @app.errorhandler(SQLAlchemyError)
+    def _database_error(exc: SQLAlchemyError):
+        log.warning("database error", extra={"exc_type": type(exc).__name__, "path": request.path})
+        detail = "the database is not available right now; try again shortly"
+        if _wants_problem():
+            return problem(503, detail, type_="database-unavailable", headers={"Retry-After": "30"})
+        return render_template(
+            "error.html", code=503, title="Service unavailable", detail=detail.capitalize() + "."
+        ), 503
+
     @app.errorhandler(Exception)
     def _unhandled(exc: Exception):
         if isinstance(exc, HTTPException):
