@@ -39,7 +39,9 @@ def test_overview_table(client):
     assert f"{fc['ensemble']['predicted_close']:,.2f}" in row
     for m in fc["models"].values():
         assert f"{m['predicted_close']:,.2f}" in row
-    assert re.search(r'class="num skill-(good|bad|even|na)"', row)
+    assert (
+        len(re.findall(r'class="num skill-(?:good|bad|even|na)"', row)) == 3
+    )  # 2 models + ensemble
     assert "persistence" in row  # the colour is backed by words
     assert UNTRAINED not in html.split('<table id="overview"')[1].split("</table>")[0]
 
@@ -49,6 +51,8 @@ def test_overview_shows_unavailable_forecast(app, client):
     html = _text(client.get("/"))
     row = re.search(rf'<tr data-symbol="{UNTRAINED}">(.*?)</tr>', html, re.S).group(1)
     assert "Forecast unavailable" in row
+    last = client.get(f"/api/v1/symbols/{UNTRAINED}/history?days=1").get_json()["prices"][-1]
+    assert f"{last['close']:,.2f}" in row and last["date"] in row
 
 
 def test_stale_banner(client, app):

@@ -59,7 +59,11 @@ def overview():
     table = []
     for r in rows:
         fc, reason = _forecast_or_reason(r["symbol"])
-        table.append({"row": r, "forecast": fc, "reason": reason})
+        last_close = fc["last_close"] if fc else None
+        if fc is None and r["n_days"]:
+            last = backend().history(r["symbol"], 1)
+            last_close = last[-1]["close"] if last else None
+        table.append({"row": r, "forecast": fc, "reason": reason, "last_close": last_close})
     models = _model_names([t["forecast"] for t in table])
     return render_template("overview.html", table=table, models=models, stale=_stale_info(rows))
 
