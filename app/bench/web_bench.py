@@ -328,6 +328,7 @@ def main() -> None:
     home = args.home or (OUT / "web-home")
     build_home(home)
     tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "python")
+    load_before = os.getloadavg()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     results = []
     phases = [True] if args.skip_uncached else [True, False]
@@ -391,6 +392,16 @@ def main() -> None:
             f"after {lit['total_requests']} requests, "
             f"no errors): {'MET' if ok else 'NOT MET'}"
         )
+    load_after = os.getloadavg()
+    print(
+        f"machine load average (1 min) before/after: {load_before[0]:.2f}/{load_after[0]:.2f} "
+        f"on {os.cpu_count()} CPUs"
+        + (
+            "  <- other work was running: latency figures are pessimistic"
+            if max(load_before[0], load_after[0]) > 2.5
+            else ""
+        )
+    )
     OUT.mkdir(exist_ok=True)
     (OUT / "web_bench.json").write_text(json.dumps(results, indent=2))
     print(f"results: {OUT / 'web_bench.json'}")
