@@ -18,8 +18,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${PEBBLE_DIR:-$REPO/.cache/pebble}
 PEBBLE_PORT=${PEBBLE_PORT:-14000}
 PEBBLE_MGMT_PORT=${PEBBLE_MGMT_PORT:-15000}
-PEBBLE_HTTP_PORT=${PEBBLE_HTTP_PORT:-5002}
-PEBBLE_TLS_PORT=${PEBBLE_TLS_PORT:-5001}
+PEBBLE_HTTP_PORT=${PEBBLE_HTTP_PORT:-18180}
+PEBBLE_TLS_PORT=${PEBBLE_TLS_PORT:-18181}
 CHALL_DNS_PORT=${CHALL_DNS_PORT:-8053}
 CHALL_MGMT_PORT=${CHALL_MGMT_PORT:-8055}
 
@@ -47,7 +47,7 @@ make_certs() {
       -days 825 -extfile "$DIR/server.ext" -out "$DIR/cert.pem" 2>/dev/null
     rm -f "$DIR/server.csr" "$DIR/server.ext"
   fi
-  cat > "$DIR/pebble-config.json" <<JSON
+  cat > "$DIR/pebble-config.json.new" <<JSON
 {
   "pebble": {
     "listenAddress": "127.0.0.1:${PEBBLE_PORT}",
@@ -61,6 +61,18 @@ make_certs() {
   }
 }
 JSON
+  if cmp -s "$DIR/pebble-config.json.new" "$DIR/pebble-config.json"; then
+    rm -f "$DIR/pebble-config.json.new"
+  else
+    # Other ports than the running pebble's: restart it with the new configuration.
+    if running pebble; then
+      log "configuration changed, restarting pebble"
+      kill "$(cat "$DIR/pebble.pid")"
+      rm -f "$DIR/pebble.pid"
+      sleep 0.5
+    fi
+    mv "$DIR/pebble-config.json.new" "$DIR/pebble-config.json"
+  fi
 }
 
 running() {  # name: the pid file names a live process
