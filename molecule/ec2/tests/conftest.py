@@ -1,0 +1,180 @@
+"""Fixtures for the ec2 scenario, where moto's server stands in for AWS.
+
+Everything talks to moto on 127.0.0.1 (MOTO_PORT, set by molecule.yml): boto3 clients read what
+the role left there, and the playbooks and inventories of the repository are run as a user
+would run them, through ansible-playbook and ansible-inventory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import boto3
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RECAP = re.compile(r"^localhost\s*:\s*ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+failed=(?P<failed>\d+)", re.M)
+
+MOTO_PORT = os.environ.get("MOTO_PORT", "5011")
+MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
+REGION = "eu-west-1"
+# converge.yml runs the sandbox settings with Env=molecule; so must every play of the tests.
+ENV = "molecule"
+NAME = f"stocksense-{ENV}-web"
+ADMIN_CIDR = "127.0.0.1/32"
+CANONICAL = "099720109477"
+# scripts/moto-amis.json: the newest Ubuntu 24.04 image, and an older one the role must not pick.
+NEWEST_NOBLE_AMI = "ami-0a1b2c3d4e5f60024"
+CLOUDWATCH_POLICY = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
+
+
+class PlayResult:
+    """Exit code and output of one ansible-playbook run; changed= read from the play recap."""
+
+    def __init__(self, rc: int, output: str) -> None:
+        self.rc = rc
+        self.output = output
+
+    @property
+    def changed(self) -> int:
+        counts = [int(m["changed"]) for m in RECAP.finditer(ANSI.sub("", self.output))]
+        assert counts, f"no play recap for localhost in output:\n{self.output[-3000:]}"
+        return sum(counts)
+
+
+def moto_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_ROLES_PATH=str(REPO / "roles"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_DEPRECATION_WARNINGS="false",
+        MOTO_PORT=MOTO_PORT,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=REGION,
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def ec2():
+    """A boto3 EC2 client of moto, the AWS stand-in."""
+    return boto3.client("ec2", endpoint_url=MOTO_URL, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture(scope="session")
+def iam():
+    """A boto3 IAM client of moto, the AWS stand-in."""
+    return boto3.client("iam", endpoint_url=MOTO_URL, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def live_instances(ec2, name: str = NAME) -> list[dict]:
+    pages = ec2.describe_instances(
+        Filters=[
+            {"Name": "tag:Name", "Values": [name]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+        ]
+    )["Reservations"]
+    return [instance for reservation in pages for instance in reservation["Instances"]]
+
+
+def tags_of(resource: dict) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags", [])}
+
+
+def run_playbook(playbook: str, inventory: str | Path = "inventories/sandbox", extra_vars: dict | None = None, env: dict | None = None) -> PlayResult:
+    """ansible-playbook of the repository, from the repository root, Env=molecule unless overridden."""
+    variables = {"ec2_env": ENV, **(extra_vars or {})}
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, "-e", json.dumps(variables)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env or moto_env(), timeout=600, check=False)
+    return PlayResult(proc.returncode, proc.stdout + proc.stderr)
+
+
+def plain(value):
+    """ansible-inventory --list wraps untrusted strings as {"__ansible_unsafe": ...}: unwrap them."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def inventory_list(inventory: str, **env: str) -> dict:
+    """ansible-inventory --list of one of the repository's inventories; fails the test if it fails."""
+    proc = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", inventory, "--list"],
+        cwd=REPO, capture_output=True, text=True, env=moto_env(**env), timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return plain(json.loads(proc.stdout))
+
+
+def inventory_graph(inventory: str, **env: str) -> str:
+    proc = subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", inventory, "--graph"],
+        cwd=REPO, capture_output=True, text=True, env=moto_env(**env), timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+class Tripwire:
+    """A TCP listener on 127.0.0.1 that counts connections: an endpoint_url no API call may reach."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
+@pytest.fixture
+def tripwire():
+    wire = Tripwire()
+    yield wire
+    wire.close()
