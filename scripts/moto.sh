@@ -20,7 +20,8 @@ log() { printf '[moto] %s\n' "$*"; }
 
 answers() {
   # moto's own dashboard API: answers without touching any AWS service.
-  curl -fsS --max-time 2 -o /dev/null "$url/moto-api/data.json" 2>/dev/null
+  "$repo/.venv/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+    "$url/moto-api/data.json" >/dev/null 2>&1
 }
 
 running_pid() {
