@@ -97,6 +97,11 @@ def test_models_page(client):
     assert '<table id="models"' in html
     for m in client.get("/api/v1/models").get_json()["models"]:
         assert m["version"] in html
+    # backtest skill per model comes from the latest backtest
+    bt = client.get(f"/api/v1/symbols/{TRAINED}/backtest").get_json()["metrics"]
+    for name in ("transformer", "lstm"):
+        assert f"{bt[name]['skill_vs_persistence']:.3f}" in html
+    assert "no backtest" not in html
 
 
 def test_static_chart_library_and_licence_served(client):

@@ -143,7 +143,26 @@ def _script_json(data) -> str:
 
 @bp.get("/models")
 def models_page():
-    return render_template("models.html", models=backend().models())
+    models = sorted(
+        backend().models(),
+        key=lambda m: (
+            m.get("symbol") or "",
+            MODEL_ORDER.index(m["model_name"]) if m.get("model_name") in MODEL_ORDER else 99,
+        ),
+    )
+    backtests: dict[str, dict] = {}
+    for m in models:
+        sym = m.get("symbol")
+        if sym not in backtests:
+            try:
+                backtests[sym] = backend().backtest(sym).get("metrics") or {}
+            except (BadSymbol, NotFound, Unavailable):
+                backtests[sym] = {}
+    rows = [
+        {"m": m, "bt": backtests.get(m.get("symbol"), {}).get(m.get("model_name")) or {}}
+        for m in models
+    ]
+    return render_template("models.html", rows=rows)
 
 
 @bp.app_template_filter("pct")
