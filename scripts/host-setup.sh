@@ -11,7 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # 1. Debian packages for podman-based test instances and the image build.
-packages=(podman crun fuse-overlayfs slirp4netns uidmap debootstrap git make python3-venv)
+# pebble + openssl: the local ACME test CA of the certbot scenario (scripts/pebble.sh).
+packages=(podman crun fuse-overlayfs slirp4netns uidmap debootstrap git make python3-venv pebble openssl)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
