@@ -19,9 +19,9 @@ url=http://127.0.0.1:$port
 log() { printf '[moto] %s\n' "$*"; }
 
 answers() {
-  # moto's own dashboard API: answers without touching any AWS service.
+  # moto's dashboard page: cheap, touches no AWS service.
   "$repo/.venv/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
-    "$url/moto-api/data.json" >/dev/null 2>&1
+    "$url/moto-api/" >/dev/null 2>&1
 }
 
 running_pid() {
