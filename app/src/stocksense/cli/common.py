@@ -69,6 +69,8 @@ def _log_to_home(settings: Settings) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # TensorFlow installs a stderr handler on the root logger; keep our lines in the file.
+    root.propagate = False
 
 
 def emit_json(obj: Any) -> None:

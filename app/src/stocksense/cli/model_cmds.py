@@ -7,7 +7,7 @@ forecast run on the serving install.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -113,13 +113,20 @@ def train(symbol: str, model_names: tuple[str, ...], epochs: int | None, days: i
         settings, engine = settings_and_engine()
         if days is not None and days < 1:
             raise UserError("--days must be positive")
-        from stocksense.models.pipeline import TrainOptions, train_symbol
+        from stocksense.models.pipeline import TrainOptions, load_rows
 
+        # Fail fast (and without TensorFlow) on an unknown symbol or short history.
+        load_rows(engine, symbol, days or settings.train_days, settings.window)
         options = TrainOptions(models=names, days=days,
                                config=_train_config(epochs, seed, settings))
         sink, close = _epoch_bars(as_json)
         try:
-            published = train_symbol(settings, engine, symbol, options, progress=sink)
+            if len(names) > 1:
+                published = _train_each_in_child(symbol, names, epochs, days, seed, sink)
+            else:
+                from stocksense.models.pipeline import train_symbol
+
+                published = train_symbol(settings, engine, symbol, options, progress=sink)
         finally:
             close()
         summary = [{"model": m["model_name"], "version": m["version"],
@@ -127,6 +134,52 @@ def train(symbol: str, model_names: tuple[str, ...], epochs: int | None, days: i
                    for m in published]
         if as_json:
             emit_json({"event": "done", "symbol": symbol, "models": summary})
+
+
+def _train_each_in_child(symbol: str, names: tuple[str, ...] | Sequence[str],
+                         epochs: int | None, days: int | None, seed: int | None,
+                         sink: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+    """Train each model in its own `stocksense train --model NAME` process.
+
+    TensorFlow never frees the memory one model's training and conversion
+    leave behind; a fresh process per model keeps the peak RSS of any process
+    (and so of the box, as they run one after the other) under ~760 MB.
+    This parent never imports TensorFlow.
+    """
+    import subprocess
+    import sys
+    import tempfile
+
+    published: list[dict[str, Any]] = []
+    for name in names:
+        cmd = [sys.executable, "-m", "stocksense", "train", symbol, "--model", name, "--json"]
+        for flag, value in (("--epochs", epochs), ("--days", days), ("--seed", seed)):
+            if value is not None:
+                cmd += [flag, str(value)]
+        with tempfile.TemporaryFile(mode="w+") as errors:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
+            done: dict[str, Any] | None = None
+            failure: str | None = None
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if not line.startswith("{"):
+                    continue
+                event = json.loads(line)
+                kind = event.get("event")
+                if kind in ("epoch", "export", "published"):
+                    sink(event)
+                elif kind == "done":
+                    done = event
+                elif kind == "error":
+                    failure = event.get("message")
+            code = proc.wait()
+            if code != 0 or done is None:
+                errors.seek(0)
+                tail = errors.read()[-1500:]
+                raise UserError(failure or f"training {name} failed (exit {code}):\n{tail}")
+        for model in done["models"]:
+            published.append({"model_name": model["model"], **model})
+    return published
 
 
 @click.command()

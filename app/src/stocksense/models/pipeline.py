@@ -18,7 +18,13 @@ from stocksense.features.indicators import FEATURES
 from stocksense.features.inference import NotEnoughHistory
 from stocksense.models import MODEL_NAMES
 from stocksense.models.dataset import build_training_set, min_days, prepare
-from stocksense.models.training import Progress, TrainConfig, configure_tensorflow, train_model
+from stocksense.models.training import (
+    Progress,
+    TrainConfig,
+    configure_tensorflow,
+    release_memory,
+    train_model,
+)
 from stocksense.registry import open_registry
 from stocksense.serving.errors import UnknownSymbol
 
@@ -58,6 +64,7 @@ def train_symbol(settings: Settings, engine: Engine, symbol: str, options: Train
     configure_tensorflow()
     import keras
 
+    from stocksense.models.architectures import inference_copy
     from stocksense.models.export import export_checked
 
     window = settings.window
@@ -70,9 +77,15 @@ def train_symbol(settings: Settings, engine: Engine, symbol: str, options: Train
         result = train_model(name, data, window, options.config, progress)
         if progress:
             progress({"event": "export", "model": name})
+        trained = result.model
+        result.model = None
+        keras.backend.clear_session()
+        model = inference_copy(trained)
+        del trained
+        release_memory()
         # Validation windows were never used for gradient steps: parity is
         # checked on them, and nothing is published if LiteRT disagrees.
-        tflite, diff = export_checked(result.model, data.x_val)
+        tflite, diff = export_checked(model, data.x_val)
         meta = {
             "window": window,
             "features": list(FEATURES),
@@ -91,7 +104,7 @@ def train_symbol(settings: Settings, engine: Engine, symbol: str, options: Train
             "keras_version": keras.__version__,
         }
         full = registry.publish(symbol, name, tflite, meta,
-                                extra_files={"model.keras": keras_bytes(result.model)})
+                                extra_files={"model.keras": keras_bytes(model)})
         queries.record_model(
             engine, symbol=symbol, model_name=name, version=full["version"],
             created_at=full["created_at"], data_start=rows[0]["date"],
@@ -103,6 +116,8 @@ def train_symbol(settings: Settings, engine: Engine, symbol: str, options: Train
         if progress:
             progress({"event": "published", "model": name, "version": full["version"],
                       "parity_max_abs_diff": diff, "val_loss": result.best_val_loss})
+        del result, model
         keras.backend.clear_session()  # release graph memory before the next model
+        release_memory()
     return published
 

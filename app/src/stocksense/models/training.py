@@ -101,3 +101,19 @@ def train_model(name: str, data: TrainingSet, window: int, cfg: TrainConfig,
 def predict_keras(model: Any, x: np.ndarray) -> np.ndarray:
     # Direct call, not model.predict: avoids building a tf.data pipeline per call.
     return np.asarray(model(x, training=False)).reshape(-1)
+
+
+def release_memory() -> None:
+    """Hand freed heap back to the OS between stages.
+
+    Training leaves many freed blocks in glibc's arenas; the TFLite converter
+    then allocates on top of them, and the peak RSS is what a 1 GB box feels.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass  # not glibc: nothing to trim
