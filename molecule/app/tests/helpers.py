@@ -1,0 +1,30 @@
+"""Small helpers for the app scenario: HTTP from inside the instance, unit properties."""
+
+from __future__ import annotations
+
+import json
+
+PORT = 5005
+BASE = f"http://127.0.0.1:{PORT}"
+
+_FETCH = r'''
+import json, sys, urllib.request, urllib.error
+req = urllib.request.Request(sys.argv[1], headers={"Accept": sys.argv[2]})
+try:
+    with urllib.request.urlopen(req, timeout=10) as r:
+        status, ctype, body = r.status, r.headers.get("Content-Type", ""), r.read()
+except urllib.error.HTTPError as e:
+    status, ctype, body = e.code, e.headers.get("Content-Type", ""), e.read()
+print(json.dumps({"status": status, "type": ctype, "body": body.decode("utf-8", "replace")}))
+'''
+
+
+def fetch(host, path: str, accept: str = "*/*") -> dict:
+    """GET 127.0.0.1:5005<path> from inside the instance (traffic never leaves it)."""
+    out = host.check_output("python3 -c %s %s %s", _FETCH, BASE + path, accept)
+    return json.loads(out)
+
+
+def unit_props(host, unit: str, *names: str) -> dict[str, str]:
+    out = host.check_output("systemctl show %s " + " ".join(f"-p {n}" for n in names), unit)
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)

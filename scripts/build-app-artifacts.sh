@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Build what the app role ships, on the controller:
+#   <out>/dist/stocksense-<version>-py3-none-any.whl   the app wheel (no dependencies), reproducible
+#   <out>/home/                                         a STOCKSENSE_HOME: seeded prices, trained models
+#   <out>/home/registry/                                the model registry shipped to the instance
+#   <out>/backtests/<SYMBOL>.json                       the latest walk-forward backtest per symbol
+#   <out>/models.tar                                    registry/ and import/backtests/ in one
+#                                                       reproducible archive, extracted on the instance
+# Usage: scripts/build-app-artifacts.sh [--out DIR] [--no-train] [--models-from DIR] SYMBOL...
+#   --models-from DIR: pack DIR/registry and DIR/backtests (e.g. downloaded from S3) instead.
+# Training settings come from the environment (STOCKSENSE_EPOCHS, STOCKSENSE_TRAIN_DAYS, ...; see
+# app/README.md). Idempotent: the wheel is rebuilt byte for byte (SOURCE_DATE_EPOCH), and a symbol
+# is trained again only when its models, backtest or training settings are missing or changed.
+# The last line of stdout is JSON for the app role: {"changed": bool, "wheel": ..., ...}.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+app_dir=${APP_DIR:-$repo/app}
+out=$repo/.cache/app-artifacts
+train=1
+models_from=
+symbols=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out=$2; shift 2 ;;
+    --no-train) train=0; shift ;;
+    --models-from) models_from=$2; train=0; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -*) echo "[build-app-artifacts] unknown option $1" >&2; exit 2 ;;
+    *) symbols+=("$1"); shift ;;
+  esac
+done
+log() { printf '[build-app-artifacts] %s\n' "$*" >&2; }
+
+py=$app_dir/.venv/bin/python
+if [ ! -x "$py" ]; then
+  log "no $app_dir/.venv: run 'make -C app venv' first"
+  exit 2
+fi
+mkdir -p "$out/dist" "$out/home" "$out/backtests" "$out/stamps"
+changed=false
+
+# 1. The wheel, from a clean copy of the sources (no egg-info or build/ left over from
+#    development), with fixed zip timestamps so that unchanged sources give the same bytes.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tar -C "$app_dir" --exclude='*.egg-info' --exclude='__pycache__' -cf - pyproject.toml README.md src | tar -C "$work" -xf -
+SOURCE_DATE_EPOCH=315532800 "$py" -m pip wheel --quiet --disable-pip-version-check --no-deps "$work" -w "$work/dist" >&2
+built=$(ls "$work"/dist/*.whl)
+wheel=$out/dist/$(basename "$built")
+if [ -f "$wheel" ] && cmp -s "$built" "$wheel"; then
+  log "wheel unchanged: $(basename "$wheel")"
+else
+  rm -f "$out"/dist/*.whl
+  cp "$built" "$wheel"
+  changed=true
+  log "wheel built: $(basename "$wheel") sha256 $(sha256sum "$wheel" | cut -c1-12)"
+fi
+cp "$app_dir/constraints.txt" "$work/constraints.txt"
+if ! cmp -s "$work/constraints.txt" "$out/dist/constraints.txt" 2>/dev/null; then
+  cp "$work/constraints.txt" "$out/dist/constraints.txt"
+  changed=true
+fi
+
+# 2. Models: seed the bundled prices once, then train and backtest each symbol whose stamp
+#    (training settings + installed source) does not match.
+export STOCKSENSE_HOME=$out/home
+unset STOCKSENSE_DATABASE_URL STOCKSENSE_REGISTRY
+if [ "$train" = 1 ] && [ "${#symbols[@]}" -gt 0 ]; then
+  if [ ! -f "$out/home/stocksense.db" ]; then
+    log "seeding bundled prices into $out/home"
+    "$py" -m stocksense seed >&2
+  fi
+  settings=$(env | { grep -E '^STOCKSENSE_(WINDOW|TRAIN_DAYS|EPOCHS|SEED|REFIT_EVERY|BACKTEST_DAYS)=' || true; } | sort | tr '\n' ' ')
+  src_hash=$(cd "$app_dir/src" && find stocksense -name '*.py' -path '*/models/*' -o -name '*.py' -path '*/features/*' | sort | xargs sha256sum | sha256sum | cut -c1-16)
+  for symbol in "${symbols[@]}"; do
+    stamp=$out/stamps/$symbol
+    want="settings: ${settings:-defaults} source: $src_hash"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -s "$out/backtests/$symbol.json" ] \
+       && [ -e "$out/home/registry/$symbol/transformer/latest" ] && [ -e "$out/home/registry/$symbol/lstm/latest" ]; then
+      log "$symbol: models current, not retraining"
+      continue
+    fi
+    t0=$(date +%s)
+    log "$symbol: training (${settings:-default settings})"
+    "$py" -m stocksense train "$symbol" >&2
+    log "$symbol: walk-forward backtest"
+    "$py" -m stocksense backtest "$symbol" >&2
+    "$py" - "$symbol" "$out/backtests/$symbol.json" <<'EOF'
+import json, sys
+from stocksense.cli.common import settings_and_engine
+from stocksense.data import queries
+symbol, path = sys.argv[1], sys.argv[2]
+_settings, engine = settings_and_engine()
+bt = queries.latest_backtest(engine, symbol)
+if bt is None:
+    sys.exit(f"no backtest stored for {symbol}")
+with open(path, "w", encoding="utf-8") as fh:
+    json.dump(bt, fh, sort_keys=True, default=str)
+EOF
+    printf '%s' "$want" > "$stamp"
+    changed=true
+    log "$symbol: trained and backtested in $(( $(date +%s) - t0 ))s"
+  done
+fi
+
+# 3. One archive for the instance (one copy instead of one per file), byte-identical when the
+#    models did not change.
+registry=${models_from:+$models_from/registry}
+registry=${registry:-$out/home/registry}
+backtests=${models_from:+$models_from/backtests}
+backtests=${backtests:-$out/backtests}
+mkdir -p "$work/pack/import" "$registry"
+cp -a "$registry" "$work/pack/registry"
+mkdir -p "$work/pack/import/backtests"
+for symbol in "${symbols[@]}"; do
+  [ -f "$backtests/$symbol.json" ] && cp "$backtests/$symbol.json" "$work/pack/import/backtests/"
+done
+tar -C "$work/pack" --sort=name --mtime=@315532800 --owner=0 --group=0 --numeric-owner --mode=u+rwX,g+rX,g-w,o= \
+  -cf "$work/models.tar" registry import
+if cmp -s "$work/models.tar" "$out/models.tar"; then
+  log "models archive unchanged"
+else
+  cp "$work/models.tar" "$out/models.tar"
+  changed=true
+  log "models archive written: $(tar -tf "$out/models.tar" | grep -c 'model.tflite$') LiteRT models"
+fi
+
+printf '{"changed": %s, "wheel": "%s", "models": "%s", "registry": "%s", "backtests": "%s"}\n' \
+  "$changed" "$wheel" "$out/models.tar" "$registry" "$backtests"
