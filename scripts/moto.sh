@@ -102,7 +102,6 @@ export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_SESSION_TOKEN=testing
 export AWS_DEFAULT_REGION=eu-west-1
-export AWS_URL=$url
 ENV
 }
 

@@ -61,9 +61,17 @@ def test_second_sandbox_run_changes_nothing(sandbox_run):
 
 
 def test_sandbox_refuses_a_non_loopback_endpoint_or_port():
-    public = run_playbook("playbooks/sandbox.yml", extra_vars={"ec2_endpoint_url": "https://ec2.eu-west-1.amazonaws.com"})
+    # The controller inventory with the sandbox settings given by hand: the play must stop at its
+    # first task, before asking any endpoint.
+    public = run_playbook(
+        "playbooks/sandbox.yml", "inventories/controller.yml",
+        extra_vars={"ec2_endpoint_url": "https://ec2.eu-west-1.amazonaws.com", "sandbox_state": "present", "sandbox_published_ports": []},
+    )
     assert public.rc != 0
     assert "playbooks/sandbox.yml is for the local sandbox" in public.output
-    exposed = run_playbook("playbooks/sandbox.yml", extra_vars={"sandbox_published_ports": [f"0.0.0.0:{HTTP_PORT}:80"]})
+    exposed = run_playbook(
+        "playbooks/sandbox.yml", "inventories/controller.yml",
+        extra_vars={"ec2_endpoint_url": MOTO_URL, "sandbox_state": "present", "sandbox_published_ports": [f"0.0.0.0:{HTTP_PORT}:80"]},
+    )
     assert exposed.rc != 0
     assert "must publish on a 127.x address" in exposed.output
