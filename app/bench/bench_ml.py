@@ -153,11 +153,11 @@ def main() -> int:
     print("\n== Serving: both models loaded, one prediction (batch 1)")
     rows = []
     for runtime, s in serving.items():
-        rows.append([runtime, round(s["rss_loaded_mb"], 1), round(s["peak_rss_mb"], 1),
-                     round(s["predict"]["transformer"]["median_ms"], 3),
-                     round(s["predict"]["lstm"]["median_ms"], 3),
-                     round(max(s["predict"][m]["p99_ms"] for m in s["predict"]), 3),
-                     round(s["forecast_median_ms"], 2),
+        rows.append([runtime, f"{s['rss_loaded_mb']:.1f}", f"{s['peak_rss_mb']:.1f}",
+                     f"{s['predict']['transformer']['median_ms']:.3f}",
+                     f"{s['predict']['lstm']['median_ms']:.3f}",
+                     f"{max(s['predict'][m]['p99_ms'] for m in s['predict']):.3f}",
+                     f"{s['forecast_median_ms']:.2f}",
                      ",".join(s["heavy_modules_loaded"]) or "none"])
     print(table(["runtime", "rss_mb", "peak_rss_mb", "transformer_ms", "lstm_ms", "p99_ms",
                  "forecast()_ms", "heavy imports"], rows))
