@@ -17,19 +17,12 @@ from pathlib import Path
 
 import pytest
 import testinfra
-import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 # The ansible-playbook of the virtualenv running these tests, whatever PATH says.
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 RECAP = re.compile(r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)", re.M)
-
-
-def scenario_vars(scenario: str) -> dict:
-    """The variables a scenario keeps in molecule/<scenario>/vars.yml (its converge.yml loads the same file),
-    so that run_role can run the role again exactly as converged, plus the overrides under test."""
-    return yaml.safe_load((REPO / "molecule" / scenario / "vars.yml").read_text())
 
 
 @dataclass
