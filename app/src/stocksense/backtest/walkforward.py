@@ -18,7 +18,14 @@ from stocksense.features.inference import NotEnoughHistory
 from stocksense.features.windows import first_window_end, windows_ending_at
 from stocksense.models import MODEL_NAMES
 from stocksense.models.dataset import build_training_set, prepare
-from stocksense.models.training import Progress, TrainConfig, predict_keras, train_model
+from stocksense.models.training import (
+    Progress,
+    TrainConfig,
+    configure_tensorflow,
+    predict_keras,
+    release_memory,
+    train_model,
+)
 
 BASELINES = ("persistence", "drift")
 
@@ -42,6 +49,9 @@ def walk_forward(rows: Sequence[dict[str, Any]], window: int, test_days: int, re
                  fold_done: Callable[[int, int], None] | None = None) -> BacktestResult:
     if refit_every < 1 or test_days < 1:
         raise ValueError("refit_every and test days must be positive")
+    configure_tensorflow()
+    import keras
+
     series = prepare(rows)
     n = len(rows)
     if n - 1 - test_days - first_window_end(window) < 100:
@@ -61,9 +71,9 @@ def walk_forward(rows: Sequence[dict[str, Any]], window: int, test_days: int, re
             result = train_model(name, data, window, config, progress)
             scaled = result.shrink * predict_keras(result.model, x)
             preds[name].extend(data.scaler.unscale_target(scaled).tolist())
-            import keras
-
-            keras.backend.clear_session()
+            del result
+            keras.backend.clear_session()  # each refit starts from a clean graph
+            release_memory()
         days.extend(ends.tolist())
         if fold_done:
             fold_done(k + 1, len(folds))
