@@ -54,9 +54,10 @@ def serve(
     if print_static_dir:
         click.echo(Path(__file__).resolve().parent / "static")
         return
-    from .logs import configure_logging
+    from .logs import capture_native_stderr, configure_logging
 
     configure_logging()
+    capture_native_stderr()
     from .config import load_web_config, merged_environ
 
     try:

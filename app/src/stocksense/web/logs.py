@@ -48,3 +48,40 @@ def configure_logging(level: str = "INFO") -> None:
     # waitress logs "Serving on ..." and queue warnings; keep them, as JSON.
     logging.getLogger("waitress").setLevel("INFO")
     _configured = True
+
+
+_native_captured = False
+
+
+def capture_native_stderr() -> None:
+    """Turn plain lines that native libraries write straight to file descriptor 2 (LiteRT prints
+    "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.") into JSON records of the logger
+    ``stocksense.native``, so that every line the service writes is one JSON object.
+
+    Python keeps writing to the original stderr through a duplicate of it; a daemon thread reads
+    descriptor 2 through a pipe.  Call after configure_logging() (idempotent)."""
+    import os
+    import threading
+
+    global _native_captured
+    if _native_captured:
+        return
+    sys.stderr.flush()
+    original = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr:
+            handler.setStream(original)
+    sys.stderr = original
+    read_fd, write_fd = os.pipe()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    native = logging.getLogger("stocksense.native")
+
+    def pump() -> None:
+        with os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") as pipe:
+            for line in pipe:
+                if line.strip():
+                    native.info(line.rstrip("\n"))
+
+    threading.Thread(target=pump, name="native-stderr", daemon=True).start()
+    _native_captured = True
