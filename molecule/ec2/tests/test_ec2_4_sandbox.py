@@ -65,13 +65,23 @@ def test_sandbox_refuses_a_non_loopback_endpoint_or_port():
     # first task, before asking any endpoint.
     public = run_playbook(
         "playbooks/sandbox.yml", "inventories/controller.yml",
-        extra_vars={"ec2_endpoint_url": "https://ec2.eu-west-1.amazonaws.com", "sandbox_state": "present", "sandbox_published_ports": []},
+        extra_vars={"sandbox_enabled": True, "ec2_endpoint_url": "https://ec2.eu-west-1.amazonaws.com", "sandbox_state": "present", "sandbox_published_ports": []},
     )
     assert public.rc != 0
     assert "playbooks/sandbox.yml is for the local sandbox" in public.output
     exposed = run_playbook(
         "playbooks/sandbox.yml", "inventories/controller.yml",
-        extra_vars={"ec2_endpoint_url": MOTO_URL, "sandbox_state": "present", "sandbox_published_ports": [f"0.0.0.0:{HTTP_PORT}:80"]},
+        extra_vars={"sandbox_enabled": True, "ec2_endpoint_url": MOTO_URL, "sandbox_state": "present", "sandbox_published_ports": [f"0.0.0.0:{HTTP_PORT}:80"]},
     )
     assert exposed.rc != 0
     assert "must publish on a 127.x address" in exposed.output
+
+
+def test_sandbox_play_does_nothing_outside_the_sandbox_inventory():
+    """Imported by site.yml with any inventory: without sandbox_enabled it touches no container and no API."""
+    result = run_playbook("playbooks/sandbox.yml", "inventories/controller.yml")
+    assert result.rc == 0, result.output
+    assert "no local containers to manage" in result.output
+    assert result.changed == 0
+    assert "Read the running instances moto reports" in result.output
+    assert "ok: [localhost]" not in result.output.split("Read the running instances moto reports", 1)[1].split("TASK", 1)[0]
