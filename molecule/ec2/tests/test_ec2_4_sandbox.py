@@ -81,7 +81,7 @@ def test_sandbox_play_does_nothing_outside_the_sandbox_inventory():
     """Imported by site.yml with any inventory: without sandbox_enabled it touches no container and no API."""
     result = run_playbook("playbooks/sandbox.yml", "inventories/controller.yml")
     assert result.rc == 0, result.output
-    assert "no local containers to manage" in result.output
+    assert "Not the sandbox inventory (sandbox_enabled unset): nothing to do." in result.output
     assert result.changed == 0
     assert "Read the running instances moto reports" in result.output
     assert "ok: [localhost]" not in result.output.split("Read the running instances moto reports", 1)[1].split("TASK", 1)[0]
