@@ -54,3 +54,16 @@ def test_symbols_watch_and_backtest_roundtrip(engine) -> None:
     latest = queries.latest_backtest(engine, "XYZ")
     assert latest["refit_every"] == 7 and latest["metrics"]["a"]["mae"] == 2.0
     assert queries.latest_backtest_id(engine, "XYZ") == bid
+
+
+def test_forecasts_are_recorded_together(engine) -> None:
+    queries.add_symbol(engine, "XYZ")
+    long_version = "transformer@20261126T032714Z-5b38542f+lstm@20261126T032754Z-df254454"
+    entries = {"lstm": {"model_version": "v1", "predicted_return": 0.01, "predicted_close": 10.1},
+               "ensemble": {"model_version": long_version, "predicted_return": 0.0,
+                            "predicted_close": 10.0}}
+    queries.record_forecasts(engine, symbol="XYZ", as_of="2024-01-02", entries=entries)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT model_name, model_version FROM forecasts ORDER BY model_name")).all()
+    assert rows == [("ensemble", long_version), ("lstm", "v1")]

@@ -44,9 +44,18 @@ def _v1_initial(conn: sa.Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v2_widen_forecast_version(conn: sa.Connection) -> None:
+    # v1 had VARCHAR(64), too short for the ensemble's combined version on
+    # PostgreSQL. SQLite does not enforce VARCHAR lengths, so nothing to do there.
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(
+            "ALTER TABLE forecasts ALTER COLUMN model_version TYPE VARCHAR(200)"))
+
+
 # Append-only: each step moves the schema from version i to i+1. Never edit a
-# released step; add a new one (ALTER TABLE ...) instead.
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v1_initial]
+# released step; add a new one (ALTER TABLE ...) instead. Step 1 creates the
+# tables from the current definitions, so later steps must be idempotent.
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v1_initial, _v2_widen_forecast_version]
 
 
 def current_version(engine: Engine) -> int:

@@ -149,14 +149,16 @@ def record_model(engine: Engine, *, symbol: str, model_name: str, version: str,
         ))
 
 
-def record_forecast(engine: Engine, *, symbol: str, model_name: str, model_version: str | None,
-                    as_of: str, predicted_return: float, predicted_close: float) -> None:
+def record_forecasts(engine: Engine, *, symbol: str, as_of: str,
+                     entries: dict[str, dict[str, Any]]) -> None:
+    """Store one forecast per model name in a single transaction (all or none)."""
+    now = _now()
+    rows = [{"symbol": symbol, "model_name": name, "model_version": e.get("model_version"),
+             "as_of": as_of, "predicted_return": e["predicted_return"],
+             "predicted_close": e["predicted_close"], "created_at": now}
+            for name, e in entries.items()]
     with engine.begin() as conn:
-        conn.execute(schema.forecasts.insert().values(
-            symbol=symbol, model_name=model_name, model_version=model_version, as_of=as_of,
-            predicted_return=predicted_return, predicted_close=predicted_close,
-            created_at=_now(),
-        ))
+        conn.execute(schema.forecasts.insert(), rows)
 
 
 def save_backtest(engine: Engine, *, symbol: str, refit_every: int,

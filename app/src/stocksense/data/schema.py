@@ -59,7 +59,8 @@ forecasts = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("symbol", sa.String(16), sa.ForeignKey("symbols.symbol"), nullable=False),
     sa.Column("model_name", sa.String(32), nullable=False),
-    sa.Column("model_version", sa.String(64)),
+    # The ensemble's version names both models ("transformer@...+lstm@...").
+    sa.Column("model_version", sa.String(200)),
     sa.Column("as_of", sa.String(10), nullable=False),
     sa.Column("predicted_return", sa.Float, nullable=False),
     sa.Column("predicted_close", sa.Float, nullable=False),

@@ -126,12 +126,8 @@ class ForecastService:
         result = {"symbol": symbol, "as_of": as_of, "last_close": last_close,
                   "models": models, "ensemble": ensemble}
         if record:
-            for name, entry in [*models.items(), ("ensemble", ensemble)]:
-                queries.record_forecast(
-                    self.engine, symbol=symbol, model_name=name,
-                    model_version=entry.get("model_version"), as_of=as_of,
-                    predicted_return=entry["predicted_return"],
-                    predicted_close=entry["predicted_close"])
+            queries.record_forecasts(self.engine, symbol=symbol, as_of=as_of,
+                                     entries={**models, "ensemble": ensemble})
         return result
 
     @staticmethod
