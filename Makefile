@@ -17,7 +17,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_GALAXY_DISABLE_GPG_VERIFY := 1
 export MOLECULE_NO_LOG := false
 
-SCENARIOS ?= swap cloudwatch_agent ec2 certbot
+SCENARIOS ?= swap cloudwatch_agent ec2 nginx certbot
 PLATFORMS ?= bookworm trixie
 
 .PHONY: help
