@@ -68,6 +68,9 @@ def test_site_file_points_at_the_live_certificate(host):
     site = host.file("/etc/nginx/sites-available/stocksense.conf")
     assert site.contains(rf"ssl_certificate {LIVE}/fullchain.pem;")
     assert site.contains(rf"ssl_certificate_key {LIVE}/privkey.pem;")
+    # Pebble's certificates name no OCSP responder, so stapling (auto) stays off.
+    assert host.run(f"openssl x509 -noout -ocsp_uri -in {LIVE}/cert.pem").stdout.strip() == ""
+    assert not site.contains("ssl_stapling on")
     assert host.run("nginx -t").rc == 0
 
 
