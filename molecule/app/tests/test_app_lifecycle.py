@@ -12,10 +12,9 @@ import json
 import zipfile
 from pathlib import Path
 
-from conftest import REPO, scenario_vars
+from conftest import REPO
 from helpers import fetch, unit_props
 
-VARS = scenario_vars("app")
 ARTIFACTS = REPO / ".cache" / "app-artifacts-molecule"
 
 # Kill the main process with SIGKILL, then poll /health from inside the instance and time it there.
@@ -116,12 +115,12 @@ def broken_wheel(good: Path, dest: Path) -> Path:
     return out
 
 
-def test_broken_release_is_rolled_back(first_host, run_role, tmp_path):
+def test_broken_release_is_rolled_back(first_host, run_role, scenario_vars, tmp_path):
     good = next((ARTIFACTS / "dist").glob("stocksense-*.whl"))
     wheel = broken_wheel(good, tmp_path)
     current = first_host.file("/opt/stocksense/current").linked_to
     releases = first_host.check_output("ls /opt/stocksense/releases").split()
-    result = run_role("app", VARS | {"app_wheel": str(wheel), "app_health_timeout": 15})
+    result = run_role("app", scenario_vars | {"app_wheel": str(wheel), "app_health_timeout": 15})
     assert result.failed, result.output[-3000:]
     assert "did not turn healthy" in result.output
     assert "deliberately broken release" in result.output
@@ -131,18 +130,18 @@ def test_broken_release_is_rolled_back(first_host, run_role, tmp_path):
     assert fetch(first_host, "/health")["status"] == 200
 
 
-def test_missing_secret_key_is_refused_without_showing_secrets(first_host, run_role):
+def test_missing_secret_key_is_refused_without_showing_secrets(first_host, run_role, scenario_vars):
     before = first_host.file("/etc/stocksense/secrets.env").md5sum
-    result = run_role("app", VARS | {"app_secret_key": ""})
+    result = run_role("app", scenario_vars | {"app_secret_key": ""})
     assert result.failed
     assert "app_secret_key must be set" in result.output
-    assert VARS["app_admin_password_hash"] not in result.output
+    assert scenario_vars["app_admin_password_hash"] not in result.output
     assert first_host.file("/etc/stocksense/secrets.env").md5sum == before
 
 
-def test_watched_symbol_without_models_is_refused_before_any_change(first_host, run_role):
+def test_watched_symbol_without_models_is_refused_before_any_change(first_host, run_role, scenario_vars):
     current = first_host.file("/opt/stocksense/current").linked_to
-    result = run_role("app", VARS | {"app_watchlist": ["MSFT", "NVDA"], "app_build_artifacts": False})
+    result = run_role("app", scenario_vars | {"app_watchlist": ["MSFT", "NVDA"], "app_build_artifacts": False})
     assert result.failed
     assert "NVDA transformer model" in result.output
     assert "/health would never answer 200" in result.output
@@ -150,8 +149,8 @@ def test_watched_symbol_without_models_is_refused_before_any_change(first_host, 
     assert "NVDA" not in [s for s, v in data_snapshot(first_host).items() if isinstance(v, list) and v[2]]
 
 
-def test_wrong_type_fails_with_the_argument_spec(run_role):
-    result = run_role("app", VARS | {"app_listen_port": "http"})
+def test_wrong_type_fails_with_the_argument_spec(run_role, scenario_vars):
+    result = run_role("app", scenario_vars | {"app_listen_port": "http"})
     assert result.failed
     assert "app_listen_port" in result.output
     assert "argument spec" in result.output.lower() or "argument_spec" in result.output.lower()
