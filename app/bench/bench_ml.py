@@ -134,7 +134,7 @@ def main() -> int:
                           "parity": {m["model"]: m["metrics"]["parity_max_abs_diff"]
                                      for m in done["models"]}}
     print(f"\n== Training both models, {args.symbol}, {n_days} trading days, one core")
-    print(table(["wall_s", "cpu_s", "peak_rss_mb", "transformer_epochs", "lstm_epochs",
+    print(table(["wall_s", "cpu_s", "peak_rss_mib", "transformer_epochs", "lstm_epochs",
                  "target"],
                 [[f"{wall:.1f}", f"{cpu:.1f}", f"{peak:.0f}", epochs.get("transformer"),
                   epochs.get("lstm"), "< 60 s, < 800 MB"]]))
@@ -159,7 +159,7 @@ def main() -> int:
                      f"{max(s['predict'][m]['p99_ms'] for m in s['predict']):.3f}",
                      f"{s['forecast_median_ms']:.2f}",
                      ",".join(s["heavy_modules_loaded"]) or "none"])
-    print(table(["runtime", "rss_mb", "peak_rss_mb", "transformer_ms", "lstm_ms", "p99_ms",
+    print(table(["runtime", "rss_mib", "peak_rss_mib", "transformer_ms", "lstm_ms", "p99_ms",
                  "forecast()_ms", "heavy imports"], rows))
     print("target (litert): RSS < 100 MB, one prediction < 2 ms; forecast() adds the DB read "
           "and feature computation")
@@ -172,12 +172,13 @@ def main() -> int:
         print("\n== Walk-forward backtest (expanding window, refit every 63 days, last 252 days)")
         rows = []
         for symbol in BUNDLED:
-            out, wall, _peak, code = run_measured(
+            out, wall, peak, code = run_measured(
                 [*TASKSET, *cli, "backtest", symbol, "--json"], env)
             if code != 0:
                 raise SystemExit(f"backtest {symbol} failed")
             done = json.loads(out.strip().splitlines()[-1])
-            report["walk_forward"][symbol] = {**done, "wall_s": wall}
+            report["walk_forward"][symbol] = {**done, "wall_s": wall, "peak_rss_mb": peak,
+                                              "cpu_s": LAST_CPU_S[0]}
             for name in ("persistence", "drift", "transformer", "lstm", "ensemble"):
                 m = done["metrics"][name]
                 rows.append([symbol, name, m["mae"], m["rmse"], m["directional_accuracy"],
@@ -187,6 +188,9 @@ def main() -> int:
                          if done["ensemble_method"] == "mean" else 0.0, None])
         print(table(["symbol", "model", "MAE", "RMSE", "dir_acc", "skill_vs_persist",
                      "skill_vs_drift"], rows))
+        for symbol, item in report["walk_forward"].items():
+            print(f"{symbol}: backtest {item['wall_s']:.0f} s wall, {item['cpu_s']:.0f} s CPU, "
+                  f"peak RSS {item['peak_rss_mb']:.0f} MiB")
     OUT.mkdir(exist_ok=True)
     (OUT / "bench_ml.json").write_text(json.dumps(report, indent=2))
     print(f"\nwritten {OUT / 'bench_ml.json'}")
