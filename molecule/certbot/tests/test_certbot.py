@@ -126,3 +126,18 @@ def test_a_changed_domain_list_reissues_the_same_lineage(host, run_role, scenari
     assert f"DNS:api.{NAME}" in names
     assert not host.file(f"/etc/letsencrypt/live/{NAME}-0001").exists, "must reuse the lineage, not add a second"
     assert master_pid(host) == pid
+
+
+def test_standalone_method_stops_nginx_only_around_the_request(host, run_role, scenario_vars):
+    name = f"standalone.{NAME}"
+    result = run_role("certbot", {**scenario_vars, "certbot_acme_ca_bundle": str(CA), "certbot_method": "standalone",
+                                  "certbot_cert_name": name, "certbot_domains": [name], "certbot_configure_nginx": False})
+    assert result.rc == 0, result.output
+    assert f"DNS:{name}" in host.check_output(f"openssl x509 -noout -ext subjectAltName -in /etc/letsencrypt/live/{name}/cert.pem")
+    renewal = host.file(f"/etc/letsencrypt/renewal/{name}.conf")
+    assert renewal.contains(r"^authenticator = standalone$")
+    assert renewal.contains(r"^pre_hook = systemctl stop nginx$")
+    assert renewal.contains(r"^post_hook = systemctl start nginx$")
+    # nginx is back and still serves the site's own lineage.
+    assert host.service("nginx").is_running
+    assert f"DNS:{NAME}" in openssl_x509(peer_certificate_pem(HTTPS, NAME), "-ext", "subjectAltName")
