@@ -17,7 +17,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_GALAXY_DISABLE_GPG_VERIFY := 1
 export MOLECULE_NO_LOG := false
 
-SCENARIOS ?= swap cloudwatch_agent ec2 nginx certbot
+SCENARIOS ?= swap cloudwatch_agent ec2 nginx certbot app
 PLATFORMS ?= bookworm trixie
 
 .PHONY: help
@@ -53,7 +53,7 @@ demo: setup
 demo-down: venv
 	@scripts/demo.sh down
 
-.PHONY: test lint unit molecule
+.PHONY: test lint unit molecule app-venv
 test: setup
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint; \
@@ -71,7 +71,12 @@ unit: venv
 	@echo "==> controller tests (tests/)"
 	@$(BIN)/pytest -q tests
 
-molecule: setup
+# The app scenario builds the wheel and trains tiny models with app/.venv (make -C app venv).
+app-venv:
+	@echo "==> app virtualenv app/.venv (make -C app venv)"
+	@$(MAKE) --no-print-directory -C app venv
+
+molecule: setup $(if $(filter app,$(SCENARIOS)),app-venv)
 	@for s in $(SCENARIOS); do \
 	  echo "==> molecule test -s $$s"; \
 	  t0=$$(date +%s); \

@@ -55,7 +55,7 @@ def test_secrets_file_is_0640_and_holds_the_secrets(host):
     settings = host.file("/etc/stocksense/stocksense.env")
     assert not settings.contains("SECRET")
     assert settings.contains("^STOCKSENSE_HOME=/var/lib/stocksense$")
-    assert host.file("/etc/stocksense").mode == 0o750
+    assert host.file("/etc/stocksense/stocksense.env").mode == 0o640
     # Others cannot read the configuration.
     assert host.run("runuser -u nobody -- cat /etc/stocksense/secrets.env").rc != 0
 
