@@ -1,62 +1,111 @@
 #!/usr/bin/env bash
-# make demo / make demo-down: run the configure stage of site.yml on a local systemd instance.
-# The instance is a podman container from the same base image the molecule tests use.
+# make demo / make demo-down: the whole of site.yml on this machine, with no AWS account.
+#   moto (scripts/moto.sh) stands in for AWS, pebble (scripts/pebble.sh) for Let's Encrypt, and
+#   a podman container with real systemd for the EC2 instance (playbooks/sandbox.yml).
+#
+#   scripts/demo.sh up        prepare the local services, run site.yml stage by stage, print how to open it
+#   scripts/demo.sh services  only start moto + pebble and prepare .cache/sandbox (used by molecule)
+#   scripts/demo.sh down      tear down: nothing left in moto, no container, services stopped
+#
+# Everything listens on 127.0.0.1. Ports and names follow these variables (molecule's default
+# scenario sets other values so it never touches a running demo):
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO=$PWD
 
-instance=stocksense-demo
-image=localhost/stocksense-systemd:debian-bookworm
-state=.cache/demo
-inventory=$state/inventory.yml
+export MOTO_PORT=${MOTO_PORT:-5010}
+export SANDBOX_ENV=${SANDBOX_ENV:-sandbox}
+export SANDBOX_HTTP_PORT=${SANDBOX_HTTP_PORT:-8080}
+export SANDBOX_HTTPS_PORT=${SANDBOX_HTTPS_PORT:-8443}
+export SANDBOX_CACHE=${SANDBOX_CACHE:-$REPO/.cache/sandbox}
+export PEBBLE_DIR=$SANDBOX_CACHE/pebble
+export PEBBLE_PORT=${PEBBLE_PORT:-14100}
+export PEBBLE_MGMT_PORT=${PEBBLE_MGMT_PORT:-15100}
+# pebble validates http-01 challenges on the port where the sandbox publishes the instance's 80.
+export PEBBLE_HTTP_PORT=$SANDBOX_HTTP_PORT
+export PEBBLE_TLS_PORT=${PEBBLE_TLS_PORT:-18281}
+export CHALL_DNS_PORT=${CHALL_DNS_PORT:-8153}
+export CHALL_MGMT_PORT=${CHALL_MGMT_PORT:-8155}
+
+cache=$SANDBOX_CACHE
+inventory=inventories/sandbox
+domain=stocksense.sandbox.test
 log() { printf '[demo] %s\n' "$*"; }
+stage_times=()
+
+timed() {  # name command...: run a stage, remember how long it took
+  local name=$1 t0
+  shift
+  t0=$(date +%s)
+  log "stage $name: $*"
+  "$@"
+  stage_times+=("$name $(( $(date +%s) - t0 ))s")
+}
+
+secrets() {
+  # Sandbox-only secrets, made once, kept out of git (.cache/) and never printed except the
+  # admin password in the closing lines, so the person running the demo can log in.
+  mkdir -p "$cache"
+  chmod 0700 "$cache"
+  umask 077
+  [ -s "$cache/app-secret-key" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$cache/app-secret-key"
+  [ -s "$cache/admin-password" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(18))' > "$cache/admin-password"
+  if [ ! -s "$cache/admin-password-hash" ] || [ "$cache/admin-password" -nt "$cache/admin-password-hash" ]; then
+    make -s -C app venv >/dev/null
+    STOCKSENSE_ADMIN_PASSWORD=$(cat "$cache/admin-password") app/.venv/bin/stocksense create-admin \
+      | sed -n "s/^STOCKSENSE_ADMIN_PASSWORD_HASH='\(.*\)'$/\1/p" > "$cache/admin-password-hash"
+    [ -s "$cache/admin-password-hash" ] || { echo "[demo] could not hash the admin password" >&2; exit 1; }
+  fi
+}
+
+services() {
+  log "local services: moto on 127.0.0.1:$MOTO_PORT, pebble on 127.0.0.1:$PEBBLE_PORT"
+  scripts/moto.sh start
+  scripts/pebble.sh start
+  scripts/build-cloudwatch-standin.sh "$cache/cloudwatch-standin" >/dev/null
+  secrets
+}
 
 up() {
-  local t0 t1
+  local t0
   t0=$(date +%s)
-  mkdir -p "$state"
-  if [ "$(podman container inspect -f '{{.State.Running}}' "$instance" 2>/dev/null)" != "true" ]; then
-    podman rm -f "$instance" >/dev/null 2>&1 || true
-    log "starting the local instance $instance (systemd as PID 1)"
-    podman run -d --name "$instance" --hostname "$instance" --systemd=always --cap-add SYS_ADMIN \
-      --label project=stocksense "$image" >/dev/null
-    for _ in $(seq 1 30); do
-      podman exec "$instance" systemctl is-system-running 2>/dev/null | grep -qE 'running|degraded' && break
-      sleep 1
-    done
-  else
-    log "local instance $instance already running"
-  fi
-  cat > "$inventory" <<INV
----
-web:
-  hosts:
-    $instance:
-      ansible_connection: containers.podman.podman
-      # What the role derives for a 1 GiB t2.micro; the container would see this machine's RAM.
-      swap_file_size_mb: 2048
-INV
-  t1=$(date +%s)
-  log "configure stage: ansible-playbook site.yml -i $inventory"
-  ansible-playbook site.yml -i "$inventory" | tee "$state/last-run.log"
-  log "stage timings: instance $(( t1 - t0 ))s, configure $(( $(date +%s) - t1 ))s"
-  log "what it did:"
-  podman exec "$instance" sh -c 'ls -l /swapfile; grep swap /etc/fstab; cat /etc/sysctl.d/60-swap.conf' | sed 's/^/[demo]   /'
-  log "the swap file is not enabled: inside a container swapon would act on this machine's kernel"
-  log "open a shell with: podman exec -it $instance bash ; remove it with: make demo-down"
+  timed services services
+  eval "$(scripts/moto.sh env)"
+  timed provision ansible-playbook site.yml -i "$inventory" --tags provision
+  timed sandbox ansible-playbook site.yml -i "$inventory" --tags sandbox
+  timed configure ansible-playbook site.yml -i "$inventory" --tags configure
+  timed check ansible-playbook site.yml -i "$inventory" --tags check
+  log "stage times: ${stage_times[*]}; total $(( $(date +%s) - t0 ))s"
+  cat <<DONE
+[demo]
+[demo] StockSense is up: https://$domain:$SANDBOX_HTTPS_PORT/  (nginx -> waitress, certificate from pebble)
+[demo]   the name resolves nowhere: map it to 127.0.0.1, e.g.
+[demo]     curl --resolve $domain:$SANDBOX_HTTPS_PORT:127.0.0.1 --cacert $cache/pebble-issuer-root.pem https://$domain:$SANDBOX_HTTPS_PORT/health
+[demo]     chromium --host-resolver-rules="MAP $domain 127.0.0.1" https://$domain:$SANDBOX_HTTPS_PORT/
+[demo]   CA to trust (pebble's issuing root, sandbox only): $cache/pebble-issuer-root.pem
+[demo]   admin login: https://$domain:$SANDBOX_HTTPS_PORT/admin/  user admin, password in $cache/admin-password: $(cat "$cache/admin-password")
+[demo]   shell on the instance: podman exec -it stocksense-$SANDBOX_ENV-web bash
+[demo]   remove it all: make demo-down
+DONE
 }
 
 down() {
-  if podman container exists "$instance"; then
-    log "removing $instance"
-    podman rm -f "$instance" >/dev/null
-  else
-    log "no demo instance running"
+  eval "$(scripts/moto.sh env)"
+  if scripts/moto.sh status >/dev/null 2>&1; then
+    log "teardown in moto: EIP, instance, security group, key pair, instance profile"
+    ansible-playbook playbooks/teardown.yml -i "$inventory"
   fi
-  rm -rf "$state"
+  log "removing the sandbox containers"
+  # localhost.yml alone: no moto needed, the inventory folder's group_vars still apply.
+  ansible-playbook playbooks/sandbox.yml -i "$inventory/localhost.yml" -e sandbox_state=absent
+  scripts/pebble.sh stop || true
+  scripts/moto.sh stop || true
+  log "sandbox removed"
 }
 
 case "${1:-up}" in
   up) up ;;
+  services) services ;;
   down) down ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  *) echo "usage: $0 up|services|down" >&2; exit 2 ;;
 esac

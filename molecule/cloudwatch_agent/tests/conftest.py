@@ -9,6 +9,6 @@ import yaml
 
 @pytest.fixture(scope="session")
 def standin_vars() -> dict:
-    """The role variables build-standin.sh wrote for the TEST STAND-IN package."""
+    """The role variables scripts/build-cloudwatch-standin.sh wrote for the TEST STAND-IN package."""
     project = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
     return yaml.safe_load((project / ".cache" / "cloudwatch-standin" / "standin-vars.yml").read_text())

@@ -1,7 +1,7 @@
 """cloudwatch_agent role on a real systemd instance, with a TEST STAND-IN for the agent package.
 
 The real Amazon CloudWatch agent cannot be downloaded here, and there is no EC2 instance identity
-or AWS endpoint to ship to. The scenario installs a package built by build-standin.sh (same name,
+or AWS endpoint to ship to. The scenario installs a package built by scripts/build-cloudwatch-standin.sh (same name,
 same ctl path and unit; signed with a throwaway key) whose ctl records its calls. Everything around
 it is real: the signature check, the package install, the rendered configuration (validated
 against the agent's own published JSON schema), the service, and when the ctl is called.

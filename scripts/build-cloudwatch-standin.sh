@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Build a TEST STAND-IN for the Amazon CloudWatch agent package, signed with a throwaway key.
 #
-# The real .deb cannot be downloaded here. This package has the same name, the same ctl path and
+# Used by the cloudwatch_agent molecule scenario and by the local sandbox (make demo), where the
+# real .deb cannot be downloaded. This package has the same name, the same ctl path and
 # the same systemd unit name, but it is not the agent: its ctl only records how it was called
 # (so the tests can check what the role ran, and how often) and mimics fetch-config's side effects.
-# Usage: build-standin.sh OUTDIR      (idempotent: keeps an existing key, rebuilds the package)
+# Usage: build-cloudwatch-standin.sh OUTDIR [--force]
+# Idempotent: an existing package is kept (a rebuilt one would differ byte for byte and make the
+# role reinstall it); --force rebuilds it.
 set -euo pipefail
 out=$(realpath -m "$1")
 mkdir -p "$out"
+if [ "${2:-}" != --force ] && [ -s "$out/amazon-cloudwatch-agent-standin.deb.sig" ] && [ -s "$out/fingerprint" ] \
+  && [ -s "$out/standin-vars.yml" ] && [ -s "$out/amazon-cloudwatch-agent-tampered.deb" ]; then
+  echo "stand-in package already built in $out (signing key $(cat "$out/fingerprint"))"
+  exit 0
+fi
 export GNUPGHOME="$out/gnupg"
 mkdir -p "$GNUPGHOME"
 chmod 700 "$GNUPGHOME"
@@ -29,7 +37,7 @@ Version: 0.0.0~stocksense.test.standin
 Architecture: all
 Maintainer: StockSense Ops tests <tests@example.invalid>
 Description: TEST STAND-IN for the Amazon CloudWatch agent (not the agent)
- Built by molecule/cloudwatch_agent/build-standin.sh. Records amazon-cloudwatch-agent-ctl calls
+ Built by scripts/build-cloudwatch-standin.sh. Records amazon-cloudwatch-agent-ctl calls
  in /var/log/amazon-cloudwatch-agent-standin-calls.log and runs a placeholder service.
 CONTROL
 cat > "$root/DEBIAN/postinst" <<'POSTINST'
@@ -89,10 +97,11 @@ printf 'tampered' >> "$out/amazon-cloudwatch-agent-tampered.deb"
 
 cat > "$out/standin-vars.yml" <<VARS
 ---
-# Written by build-standin.sh: role variables that point at the TEST STAND-IN package.
+# Written by build-cloudwatch-standin.sh: role variables that point at the TEST STAND-IN package.
 cloudwatch_agent_package_file: $out/amazon-cloudwatch-agent-standin.deb
 cloudwatch_agent_signature_file: $out/amazon-cloudwatch-agent-standin.deb.sig
 cloudwatch_agent_gpg_key_file: $out/standin-signing-key.asc
 cloudwatch_agent_gpg_fingerprint: $fingerprint
 VARS
+printf '%s\n' "$fingerprint" > "$out/fingerprint"
 echo "stand-in package built in $out (signing key $fingerprint)"
