@@ -110,8 +110,17 @@ registry=${models_from:+$models_from/registry}
 registry=${registry:-$out/home/registry}
 backtests=${models_from:+$models_from/backtests}
 backtests=${backtests:-$out/backtests}
-mkdir -p "$work/pack/import" "$registry"
-cp -a "$registry" "$work/pack/registry"
+# Only the published (latest) version of each model: older versions stay on the controller.
+mkdir -p "$work/pack/registry" "$registry"
+for pointer in "$registry"/*/*/latest; do
+  [ -f "$pointer" ] || continue
+  model_dir=${pointer%/latest}
+  version=$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$pointer")
+  rel=${model_dir#"$registry"/}
+  mkdir -p "$work/pack/registry/$rel/versions"
+  cp "$pointer" "$work/pack/registry/$rel/latest"
+  cp -r "$model_dir/versions/$version" "$work/pack/registry/$rel/versions/$version"
+done
 mkdir -p "$work/pack/import/backtests"
 for symbol in "${symbols[@]}"; do
   [ -f "$backtests/$symbol.json" ] && cp "$backtests/$symbol.json" "$work/pack/import/backtests/"
