@@ -1,8 +1,10 @@
 # The interface of this repository. Every target does its own set-up, idempotently.
-#   make demo       converge the roles onto a local systemd instance (the local sandbox)
+#   make demo       site.yml end to end in the local sandbox (moto for AWS, pebble for Let's
+#                   Encrypt, a podman systemd container for the instance)
 #   make demo-down  remove what make demo started
-#   make test       everything CI runs: lint, unit tests, molecule scenarios
-#   make lint       ansible-lint (production profile) and yamllint
+#   make test       everything CI runs: lint, controller tests, app tests, molecule scenarios
+#   make lint       yamllint, ansible-lint (production profile), ruff on app/
+#   make bench      the app's benchmarks (training, serving, walk-forward, web)
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -17,12 +19,13 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_GALAXY_DISABLE_GPG_VERIFY := 1
 export MOLECULE_NO_LOG := false
 
-SCENARIOS ?= swap cloudwatch_agent ec2 nginx certbot app
+# One per role, then default: the whole stack through site.yml in the sandbox, with a browser.
+SCENARIOS ?= swap cloudwatch_agent ec2 nginx certbot app default
 PLATFORMS ?= bookworm trixie
 
 .PHONY: help
 help:
-	@echo "make demo | demo-down | test | lint | bench"
+	@echo "make demo | demo-down | test | lint | bench   (see README.md)"
 
 # --- set-up ---------------------------------------------------------------------------
 .PHONY: host venv images setup
@@ -47,36 +50,45 @@ setup: host venv images
 
 # --- the two commands of the README ---------------------------------------------------
 .PHONY: demo demo-down
-demo: setup
+demo: setup app-venv
 	@scripts/demo.sh up
 
 demo-down: venv
 	@scripts/demo.sh down
 
-.PHONY: test lint unit molecule app-venv
-test: setup
+.PHONY: test lint unit app-test molecule app-venv
+test: setup app-venv
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint; \
 	$(MAKE) --no-print-directory unit; \
+	$(MAKE) --no-print-directory app-test; \
 	$(MAKE) --no-print-directory molecule; \
 	echo "==> make test finished in $$(( $$(date +%s) - start ))s"
 
-lint: venv
+lint: venv app-venv
 	@echo "==> yamllint"
 	@$(BIN)/yamllint --strict .
 	@echo "==> ansible-lint (production profile)"
 	@$(BIN)/ansible-lint --offline
+	@echo "==> ruff (app/)"
+	@$(MAKE) --no-print-directory -C app lint
 
 unit: venv
 	@echo "==> controller tests (tests/)"
 	@$(BIN)/pytest -q tests
+
+# The StockSense app's own suite: ML core and web, real bundled prices, headless Chromium.
+app-test: app-venv
+	@echo "==> app tests (make -C app test)"
+	@t0=$$(date +%s); $(MAKE) --no-print-directory -C app test; echo "==> app tests passed in $$(( $$(date +%s) - t0 ))s"
 
 # The app scenario builds the wheel and trains tiny models with app/.venv (make -C app venv).
 app-venv:
 	@echo "==> app virtualenv app/.venv (make -C app venv)"
 	@$(MAKE) --no-print-directory -C app venv
 
-molecule: setup $(if $(filter app,$(SCENARIOS)),app-venv)
+# The app and default scenarios build the wheel and train models with app/.venv.
+molecule: setup app-venv
 	@for s in $(SCENARIOS); do \
 	  echo "==> molecule test -s $$s"; \
 	  t0=$$(date +%s); \
@@ -85,5 +97,6 @@ molecule: setup $(if $(filter app,$(SCENARIOS)),app-venv)
 	done
 
 .PHONY: bench
-bench: venv
-	@echo "no benchmarks yet"
+bench: app-venv
+	@echo "==> benchmarks: training, serving, walk-forward, web (make -C app bench)"
+	@$(MAKE) --no-print-directory -C app bench
