@@ -11,6 +11,10 @@ import subprocess
 from conftest import BIN, ENV, MOTO_URL, NAME, REPO, inventory_graph, inventory_list, live_instances, moto_env
 
 GROUPS = {"web", f"env_{ENV}", "project_stocksense", "aws_ec2"}
+# Each inventory also puts the host in its own child group of web (00-groups.yml), whose
+# group_vars hold what differs from the shared group_vars/web.
+SANDBOX_GROUPS = GROUPS | {"sandbox_web"}
+AWS_GROUPS = GROUPS | {"aws_web"}
 
 
 def groups_of(inventory: dict, host: str) -> set[str]:
@@ -19,7 +23,8 @@ def groups_of(inventory: dict, host: str) -> set[str]:
 
 def test_sandbox_inventory_maps_the_moto_instance_to_its_container():
     inventory = inventory_list("inventories/sandbox")
-    assert groups_of(inventory, NAME) == GROUPS
+    assert groups_of(inventory, NAME) == SANDBOX_GROUPS
+    assert "sandbox_web" in inventory["web"]["children"]
     hostvars = inventory["_meta"]["hostvars"][NAME]
     assert hostvars["ansible_connection"] == "containers.podman.podman"
     assert hostvars["ansible_host"] == NAME, "the sandbox connects to the container, never to moto's address"
@@ -30,13 +35,14 @@ def test_sandbox_inventory_graph_lists_the_host_under_web():
     graph = inventory_graph("inventories/sandbox")
     lines = [line.strip() for line in graph.splitlines()]
     web = lines.index("|--@web:")
-    assert lines[web + 1] == f"|  |--{NAME}", graph
+    assert lines[web + 1 : web + 4] == ["|  |--@sandbox_web:", f"|  |  |--{NAME}", f"|  |--{NAME}"], graph
     assert "|  |--localhost" in lines, "the controller is in the sandbox inventory for the provision play"
 
 
 def test_aws_inventory_pointed_at_moto_maps_the_host_to_its_elastic_ip(ec2):
     inventory = inventory_list("inventories/aws", AWS_URL=MOTO_URL)
-    assert groups_of(inventory, NAME) == GROUPS
+    assert groups_of(inventory, NAME) == AWS_GROUPS
+    assert "aws_web" in inventory["web"]["children"]
     eip = ec2.describe_addresses(Filters=[{"Name": "tag:Name", "Values": [NAME]}])["Addresses"][0]["PublicIp"]
     hostvars = inventory["_meta"]["hostvars"][NAME]
     assert hostvars["ansible_host"] == eip

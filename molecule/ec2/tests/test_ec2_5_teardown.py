@@ -39,7 +39,9 @@ def test_nothing_is_left_in_moto(teardown, ec2, iam):
 def test_inventory_no_longer_lists_the_host(teardown):
     inventory = inventory_list("inventories/sandbox")
     assert NAME not in inventory["_meta"]["hostvars"]
-    assert "web" not in inventory
+    # web itself stays declared (00-groups.yml), but holds no host any more.
+    assert not inventory.get("web", {}).get("hosts")
+    assert not inventory.get("sandbox_web", {}).get("hosts")
 
 
 def test_sandbox_play_removes_the_container_of_the_gone_instance(teardown):
