@@ -57,13 +57,15 @@ demo-down: venv
 	@scripts/demo.sh down
 
 .PHONY: test lint unit app-test molecule app-venv
+# The log is kept in .cache/make-test.log; the last line adds up every pytest summary in it.
 test: setup app-venv
-	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory lint; \
-	$(MAKE) --no-print-directory unit; \
-	$(MAKE) --no-print-directory app-test; \
-	$(MAKE) --no-print-directory molecule; \
-	echo "==> make test finished in $$(( $$(date +%s) - start ))s"
+	@mkdir -p .cache; start=$$(date +%s); \
+	{ $(MAKE) --no-print-directory lint; \
+	  $(MAKE) --no-print-directory unit; \
+	  $(MAKE) --no-print-directory app-test; \
+	  $(MAKE) --no-print-directory molecule; } 2>&1 | tee .cache/make-test.log; \
+	echo "==> make test finished in $$(( $$(date +%s) - start ))s"; \
+	scripts/test-summary.sh .cache/make-test.log
 
 lint: venv app-venv
 	@echo "==> yamllint"
