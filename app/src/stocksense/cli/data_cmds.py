@@ -70,12 +70,16 @@ def seed(as_json: bool) -> None:
         rows = load_bundled(symbol)
         n = queries.upsert_prices(engine, symbol, rows, name=name, source="bundled")
         queries.set_watched(engine, symbol, True)
-        result = {"symbol": symbol, "ok": True, "rows": n, "first": rows[0].date,
-                  "last": rows[-1].date}
-        if as_json:
-            emit_json(result)
-        else:
-            click.echo(f"{symbol}: {n} rows ({rows[0].date} .. {rows[-1].date})")
+        _report_loaded(symbol, n, rows, as_json)
+
+
+def _report_loaded(symbol: str, n: int, rows: list, as_json: bool) -> None:
+    """One line (or JSON object) per loaded symbol: rows written and the date range."""
+    if as_json:
+        emit_json({"symbol": symbol, "ok": True, "rows": n, "first": rows[0].date,
+                   "last": rows[-1].date})
+    else:
+        click.echo(f"{symbol}: {n} rows ({rows[0].date} .. {rows[-1].date})")
 
 
 @click.command("import-csv")
@@ -93,12 +97,7 @@ def import_csv(symbol: str, file: str, name: str | None, as_json: bool) -> None:
     rows = read_csv_file(file)  # validates everything before anything is written
     _settings, engine = settings_and_engine()
     n = queries.upsert_prices(engine, symbol, rows, name=name, source="csv")
-    result = {"symbol": symbol, "ok": True, "rows": n, "first": rows[0].date,
-              "last": rows[-1].date}
-    if as_json:
-        emit_json(result)
-    else:
-        click.echo(f"{symbol}: {n} rows ({rows[0].date} .. {rows[-1].date})")
+    _report_loaded(symbol, n, rows, as_json)
 
 
 @click.command()
