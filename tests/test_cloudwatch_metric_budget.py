@@ -1,0 +1,87 @@
+"""The CloudWatch agent's custom-metric count, rendered by Ansible's own templating from the role's vars.
+
+CloudWatch bills each custom metric past the free tier's 10 a month, so the role counts what its
+configuration would produce and refuses more than its budget or any "*" resource. These tests pin the
+count rule to the defaults and to the README's table, and show that the guard sees an over-budget or
+unbounded configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+ROLE = Path(__file__).resolve().parent.parent / "roles" / "cloudwatch_agent"
+VARS = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
+DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+
+
+def render(name: str, metrics: dict):
+    variables = {
+        "cloudwatch_agent_metrics_collected": metrics,
+        "cloudwatch_agent_per_resource_plugins": VARS["cloudwatch_agent_per_resource_plugins"],
+    }
+    templar = Templar(loader=DataLoader(), variables=variables)
+    return templar.template(trust_as_template(VARS[name]))
+
+
+def count(metrics: dict) -> int:
+    return int(render("cloudwatch_agent_custom_metric_count", metrics))
+
+
+def unbounded(metrics: dict) -> list[str]:
+    return list(render("cloudwatch_agent_unbounded_sections", metrics))
+
+
+def test_defaults_fit_the_free_tier_with_room_for_the_app():
+    metrics = DEFAULTS["cloudwatch_agent_metrics_collected"]
+    assert count(metrics) == 6
+    assert count(metrics) <= DEFAULTS["cloudwatch_agent_custom_metric_budget"] == 10
+    assert unbounded(metrics) == []
+
+
+def test_readme_table_counts_the_same_metrics():
+    """The README's metric table lists one row per default custom metric."""
+    readme = (ROLE / "README.md").read_text()
+    table = readme.split("## Custom metrics", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if re.match(r"^\| `[a-z_]+`", line)]
+    names = {re.match(r"^\| `([a-z_]+)`", row).group(1) for row in rows}
+    defaults = {m for section in DEFAULTS["cloudwatch_agent_metrics_collected"].values() for m in section["measurement"]}
+    assert names == defaults
+    assert len(rows) == count(DEFAULTS["cloudwatch_agent_metrics_collected"])
+
+
+@pytest.mark.parametrize(
+    ("metrics", "expected"),
+    [
+        ({"cpu": {"measurement": ["a", "b"], "totalcpu": True, "resources": ["0", "1"]}}, 6),
+        ({"cpu": {"measurement": ["a"], "totalcpu": False, "resources": ["0"]}}, 1),
+        ({"cpu": {"measurement": ["a", "b", "c"]}}, 3),
+        ({"disk": {"measurement": ["used_percent", "inodes_free"], "resources": ["/", "/data"]}}, 4),
+        ({"mem": {"measurement": ["mem_used_percent"]}, "swap": {"measurement": ["swap_used_percent", "swap_free"]}}, 3),
+    ],
+)
+def test_count_rule(metrics, expected):
+    assert count(metrics) == expected
+
+
+def test_the_old_default_with_diskio_on_every_device_is_refused():
+    """The configuration the role shipped before: 10 metrics plus diskio on "*" (3 more per device)."""
+    old = {
+        "cpu": {"measurement": ["cpu_usage_idle", "cpu_usage_iowait", "cpu_usage_user", "cpu_usage_system"], "totalcpu": True},
+        "mem": {"measurement": ["mem_used_percent", "mem_available"]},
+        "disk": {"measurement": ["used_percent"], "resources": ["/"]},
+        "swap": {"measurement": ["swap_used_percent"]},
+        "netstat": {"measurement": ["tcp_established", "tcp_time_wait"]},
+        "diskio": {"measurement": ["io_time", "reads", "writes"], "resources": ["*"]},
+    }
+    assert unbounded(old) == ["diskio"]
+
+
+def test_a_per_device_plugin_without_resources_is_unbounded():
+    assert unbounded({"net": {"measurement": ["bytes_sent"]}}) == ["net"]
