@@ -21,6 +21,8 @@ export MOLECULE_NO_LOG := false
 
 # One per role, then default: the whole stack through site.yml in the sandbox, with a browser.
 SCENARIOS ?= swap cloudwatch_agent ec2 nginx certbot app default
+# Scenarios run side by side (scripts/molecule-parallel.sh): their names, ports and caches differ.
+MOLECULE_JOBS ?= 3
 PLATFORMS ?= bookworm trixie
 
 .PHONY: help
@@ -67,13 +69,16 @@ test: setup app-venv
 	echo "==> make test finished in $$(( $$(date +%s) - start ))s"; \
 	scripts/test-summary.sh .cache/make-test.log
 
-lint: venv app-venv
+# Needs only the controller venv (no TensorFlow): ruff reads its settings from app/pyproject.toml.
+lint: venv
 	@echo "==> yamllint"
 	@$(BIN)/yamllint --strict .
 	@echo "==> ansible-lint (production profile)"
 	@$(BIN)/ansible-lint --offline
 	@echo "==> ruff (app/)"
-	@$(MAKE) --no-print-directory -C app lint
+	@cd app && ../$(BIN)/ruff check src tests bench scripts
+	@echo "==> GitHub workflow against its schema (check-jsonschema)"
+	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 unit: venv
 	@echo "==> controller tests (tests/)"
@@ -91,12 +96,8 @@ app-venv:
 
 # The app and default scenarios build the wheel and train models with app/.venv.
 molecule: setup app-venv
-	@for s in $(SCENARIOS); do \
-	  echo "==> molecule test -s $$s"; \
-	  t0=$$(date +%s); \
-	  $(BIN)/molecule test -s $$s; \
-	  echo "==> molecule $$s passed in $$(( $$(date +%s) - t0 ))s"; \
-	done
+	@t0=$$(date +%s); scripts/molecule-parallel.sh -j $(MOLECULE_JOBS) $(SCENARIOS); \
+	echo "==> molecule scenarios finished in $$(( $$(date +%s) - t0 ))s"
 
 .PHONY: bench
 bench: app-venv
