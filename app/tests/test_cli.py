@@ -57,8 +57,11 @@ def test_ingest_network_failure_is_clear_and_harmless(tmp_path: Path) -> None:
     after = _json_lines(run_cli(home, "symbols", "--json").stdout)[0]
     assert after == before
     refresh = run_cli(home, "refresh", "--json", env=OFFLINE, timeout=300)
-    assert refresh.returncode == 0  # offline-tolerant
-    assert _json_lines(refresh.stdout)[-1] == {"event": "done", "ok": False, "n": 3}
+    # offline: every symbol fails, none stops the others, the exit code and summary say so
+    assert refresh.returncode == 3
+    assert _json_lines(refresh.stdout)[-1] == {"event": "done", "ok": False, "n": 3,
+                                               "failed": ["AMZN", "MSFT", "NVDA"]}
+    assert _json_lines(run_cli(home, "symbols", "--json").stdout)[0] == before
 
 
 def test_bad_input_exits_nonzero_without_traceback(tmp_path: Path) -> None:

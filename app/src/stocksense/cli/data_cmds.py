@@ -20,7 +20,7 @@ def _report(results: list[dict], as_json: bool) -> None:
     else:
         for r in results:
             if r["ok"]:
-                click.echo(f"{r['symbol']}: {r['rows']} rows ({r['first']} .. {r['last']})")
+                click.echo(f"{r['symbol']}: {_refreshed_text(r)} ({r['first']} .. {r['last']})")
             else:
                 click.echo(f"{r['symbol']}: FAILED: {r['error']}", err=True)
     if any(not r["ok"] for r in results):
@@ -37,10 +37,20 @@ def ingest(symbols: tuple[str, ...], period: str, as_json: bool) -> None:
     _report([_ingest_one(settings, engine, s, period) for s in symbols], as_json)
 
 
+# Exit code of `refresh` when some symbols failed (the JSON summary names them).
+# Distinct from 1 (crash) and 2 (usage error) so a scheduler can tell a partial
+# failure, e.g. offline, from a broken command.
+REFRESH_PARTIAL_EXIT = 3
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def refresh(as_json: bool) -> None:
-    """Ingest recent prices for watched symbols; failures are reported, not fatal."""
+    """Ingest recent prices for watched symbols; one failure never stops the others.
+
+    Exit code 0 when every symbol was refreshed, 3 when some failed (named in the
+    summary); stored data of a failed symbol is kept as it was.
+    """
     from stocksense.data.refresh import refresh_watched
 
     settings, engine = settings_and_engine()
@@ -49,13 +59,25 @@ def refresh(as_json: bool) -> None:
     if as_json:
         for r in results:
             emit_json(r)
-        emit_json({"event": "done", "ok": summary["ok"], "n": len(results)})
-        return
-    for r in results:
-        click.echo(f"{r['symbol']}: " + (f"{r['rows']} rows" if r["ok"]
-                                         else f"skipped: {r['error']}"))
-    if not results:
-        click.echo("no watched symbols")
+        emit_json({"event": "done", "ok": summary["ok"], "n": len(results),
+                   "failed": summary["failed"]})
+    else:
+        for r in results:
+            click.echo(f"{r['symbol']}: " + (_refreshed_text(r) if r["ok"]
+                                             else f"FAILED: {r['error']}"))
+        if not results:
+            click.echo("no watched symbols")
+    if summary["failed"]:
+        raise SystemExit(REFRESH_PARTIAL_EXIT)
+
+
+def _refreshed_text(r: dict) -> str:
+    text = f"{r['rows']} rows"
+    if r.get("reingested"):
+        text += " (full history re-ingested: stored prices were rescaled by Yahoo)"
+    if r.get("dropped"):
+        text += f", {r['dropped']} bad row(s) dropped"
+    return text
 
 
 @click.command()

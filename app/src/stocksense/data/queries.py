@@ -203,3 +203,28 @@ def latest_backtest_metrics(engine: Engine, symbol: str) -> dict[str, Any] | Non
              .limit(1))
     with engine.connect() as conn:
         return conn.execute(query).scalar()
+
+
+def get_closes_between(engine: Engine, symbol: str, first: str,
+                       last: str) -> dict[str, tuple[float, float]]:
+    """{date: (close, adj_close)} of stored rows with first <= date <= last."""
+    symbol = validate_symbol(symbol)
+    query = (sa.select(P.c.date, P.c.close, P.c.adj_close)
+             .where(P.c.symbol == symbol, P.c.date >= first, P.c.date <= last))
+    with engine.connect() as conn:
+        return {r.date: (float(r.close), float(r.adj_close)) for r in conn.execute(query)}
+
+
+def replace_history(engine: Engine, symbol: str, rows: list[PriceRow],
+                    source: str | None = None) -> int:
+    """Swap a symbol's whole price history in one transaction (after a split re-adjustment)."""
+    symbol = validate_symbol(symbol)
+    if not rows:
+        raise ValueError("refusing to replace a price history with nothing")
+    payload = [{"symbol": symbol, **r.as_dict()} for r in rows]
+    with engine.begin() as conn:
+        _ensure_symbol(conn, symbol, None, source)
+        conn.execute(P.delete().where(P.c.symbol == symbol))
+        for start in range(0, len(payload), 500):
+            conn.execute(P.insert(), payload[start:start + 500])
+    return len(payload)
