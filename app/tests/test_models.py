@@ -25,6 +25,15 @@ def test_train_export_parity(data, name: str) -> None:
     assert np.isfinite(result.best_val_loss)
     tflite, diff = export_checked(result.model, data.x_val)
     assert diff <= 1e-4 and tflite[4:8] == b"TFL3"
+    # LiteRT carries every quantile output; calibrated quantiles never cross.
+    from stocksense.features.bands import QUANTILES
+    from stocksense.serving.runtime import TFLiteModel
+
+    raw = TFLiteModel(tflite).predict(data.x_val)
+    assert raw.shape == (len(data.x_val), len(QUANTILES))
+    served = result.calibrated(raw)
+    assert np.all(np.diff(served, axis=1) >= 0)
+    assert 0.0 <= result.shrink <= 1.0 and set(result.band_scale) == {"80", "90"}
 
 
 def test_parity_gate_refuses_mismatch(data) -> None:

@@ -5,12 +5,14 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from stocksense.data import queries
 from stocksense.data.db import get_engine
 from stocksense.registry import open_registry
 from stocksense.serving import ForecastService, ModelUnavailable, UnknownSymbol
+from stocksense.serving.served import served_entry
 
 
 def test_forecast_shape_and_values(trained_settings) -> None:
@@ -27,28 +29,50 @@ def test_forecast_shape_and_values(trained_settings) -> None:
         assert m["predicted_close"] == pytest.approx(expected)
         assert m["data_as_of"] == last["date"]
         assert m["skill_vs_persistence"] is not None  # a backtest exists in this home
+        q = list(m["quantiles"].values())
+        assert q == sorted(q) and m["quantiles"]["0.5"] == pytest.approx(m["predicted_close"])
+        assert m["intervals"]["80"]["low"] == m["quantiles"]["0.1"]
     ens = result["ensemble"]
-    assert ens["method"] in ("mean", "persistence-fallback")
     bt = queries.latest_backtest(engine, "MSFT")
-    if bt["metrics"]["ensemble"]["skill_vs_persistence"] > 0:
-        assert ens["method"] == "mean"
-        mean = (result["models"]["transformer"]["predicted_return"]
-                + result["models"]["lstm"]["predicted_return"]) / 2
-        assert ens["predicted_return"] == pytest.approx(mean)
-    else:
+    live = bt["metrics"]["served"]["selection"]["live"]
+    # Serving follows the backtest's out-of-sample choice for the point and the band.
+    assert (ens["point_source"], ens["band_source"]) == (live["point"], live["band"])
+    assert ens["skill_vs_persistence"] == bt["metrics"]["served"]["skill_vs_persistence"]
+    band = list(ens["quantiles"].values())
+    assert band == sorted(band) and band[0] < last["close"] * 1.2
+    assert ens["coverage_80"] == bt["metrics"]["served"]["coverage_80"]
+    assert "ewma" in result["baselines"]
+    if ens["point_source"] == "persistence":
         assert ens["method"] == "persistence-fallback"
         assert ens["predicted_close"] == last["close"]
 
 
-def test_ensemble_rule_never_beats_fallback_without_skill() -> None:
-    models = {"transformer": {"predicted_return": 0.01, "model_version": "a", "data_as_of": "d"},
-              "lstm": {"predicted_return": 0.03, "model_version": "b", "data_as_of": "d"}}
-    bad = ForecastService._ensemble(models, {"ensemble": {"skill_vs_persistence": -0.01}}, 100.0)
-    assert bad["method"] == "persistence-fallback" and bad["predicted_close"] == 100.0
-    none = ForecastService._ensemble(models, {}, 100.0)
-    assert none["method"] == "persistence-fallback"
-    good = ForecastService._ensemble(models, {"ensemble": {"skill_vs_persistence": 0.02}}, 100.0)
-    assert good["method"] == "mean" and good["predicted_return"] == pytest.approx(0.02)
+MODELS = {"transformer": {"predicted_return": 0.01, "model_version": "a", "data_as_of": "d"},
+          "lstm": {"predicted_return": 0.03, "model_version": "b", "data_as_of": "d"}}
+RETURNS = {"transformer": np.array([-0.04, -0.03, 0.01, 0.05, 0.06]),
+           "lstm": np.array([-0.02, -0.01, 0.03, 0.07, 0.08])}
+BASELINES = {"ewma": np.array([-0.02, -0.015, 0.0, 0.015, 0.02])}
+
+
+def _bt(point: str, band: str) -> dict:
+    return {"served": {"skill_vs_persistence": 0.001, "coverage_80": 0.8,
+                       "selection": {"live": {"point": point, "band": band},
+                                     "drift_return": 0.0005}}}
+
+
+def test_served_entry_follows_the_selection_and_falls_back_safely() -> None:
+    none = served_entry(MODELS, RETURNS, BASELINES, {}, 100.0)
+    assert none["method"] == "persistence-fallback" and none["predicted_close"] == 100.0
+    assert none["band_source"] == "ewma" and none["skill_vs_persistence"] is None
+    assert none["quantiles"]["0.9"] == pytest.approx(100 * math.exp(0.015))
+    ens = served_entry(MODELS, RETURNS, BASELINES, _bt("ensemble", "ensemble"), 100.0)
+    assert ens["method"] == "mean" and ens["predicted_return"] == pytest.approx(0.02)
+    assert ens["quantiles"]["0.05"] == pytest.approx(100 * math.exp(-0.03))
+    drift = served_entry(MODELS, RETURNS, BASELINES, _bt("drift", "ewma"), 100.0)
+    assert drift["method"] == "drift-fallback" and drift["predicted_return"] == 0.0005
+    # A chosen model that is not loaded (e.g. legacy artifact): the baselines, never a guess.
+    lost = served_entry(MODELS, {}, BASELINES, _bt("lstm", "lstm"), 100.0)
+    assert (lost["point_source"], lost["band_source"]) == ("persistence", "ewma")
 
 
 def test_unknown_symbol_and_untrained(trained_settings) -> None:

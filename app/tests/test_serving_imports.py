@@ -1,10 +1,10 @@
-"""The serving install must never import TensorFlow, Keras, pandas or yfinance."""
+"""The serving install must never import TensorFlow, Keras, pandas, yfinance or arch (GARCH)."""
 
 import json
 import subprocess
 import sys
 
-HEAVY = ("tensorflow", "keras", "pandas", "yfinance")
+HEAVY = ("tensorflow", "keras", "pandas", "yfinance", "arch", "scipy")
 SERVING_MODULES = (
     "stocksense.serving",
     "stocksense.serving.service",
@@ -14,6 +14,8 @@ SERVING_MODULES = (
     "stocksense.registry",
     "stocksense.features.inference",
     "stocksense.backtest.metrics",
+    "stocksense.features.bands",
+    "stocksense.data.cleaning",
     "stocksense.testing",
     "stocksense.web",
 )

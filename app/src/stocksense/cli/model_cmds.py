@@ -221,7 +221,9 @@ def backtest(symbol: str, refit_every: int | None, test_days: int | None, epochs
         else:
             from tqdm import tqdm
 
-            bar = tqdm(total=-(-tdays // refit), desc=f"{symbol} walk-forward", unit="fold")
+            # one extra fold in front only feeds the nested selection
+            bar = tqdm(total=-(-(tdays + refit) // refit), desc=f"{symbol} walk-forward",
+                       unit="fold")
             result = walk_forward(rows, settings.window, tdays, refit, cfg,
                                   fold_done=lambda k, total: bar.update(1))
             bar.close()
@@ -229,27 +231,36 @@ def backtest(symbol: str, refit_every: int | None, test_days: int | None, epochs
                                     metrics=result.metrics, points=result.points)
         import logging
 
+        served = result.metrics["served"]
+        live = (result.selection or {}).get("live", {})
         logging.getLogger("stocksense.backtest").info(
-            "backtest %s #%d: ensemble skill vs persistence %.4f -> %s", symbol, bid,
-            result.metrics["ensemble"]["skill_vs_persistence"], result.method)
+            "backtest %s #%d: served out-of-sample skill vs persistence %.4f, pinball skill vs "
+            "EWMA %.4f; serving point=%s band=%s", symbol, bid, served["skill_vs_persistence"],
+            served["pinball_skill_vs_ewma"], live.get("point"), live.get("band"))
         if as_json:
             emit_json({"event": "done", "symbol": symbol, "backtest_id": bid,
-                       "ensemble_method": result.method, "metrics": result.metrics})
+                       "ensemble_method": result.method, "served": live,
+                       "metrics": result.metrics})
             return
         click.echo(f"\n{symbol}: walk-forward over {len(result.points)} days, "
                    f"refit every {refit} days ({result.points[0]['date']} .. "
                    f"{result.points[-1]['date']})")
         print_metrics_table(result.metrics)
-        click.echo(f"ensemble served as: {result.method}")
+        click.echo(f"serving from now on: point = {live.get('point')}, band = {live.get('band')}"
+                   f" (ensemble method: {result.method})")
+
+
+METRICS_ORDER = ("persistence", "drift", "ewma", "garch", "transformer", "lstm", "ensemble",
+                 "served")
 
 
 def print_metrics_table(metrics: dict[str, dict[str, Any]]) -> None:
-    order = ["persistence", "drift", "transformer", "lstm", "ensemble"]
-    rows = [[name, m["mae"], m["rmse"], m["directional_accuracy"], m["skill_vs_persistence"],
-             m["skill_vs_drift"], m["n"]]
-            for name in order if (m := metrics.get(name))]
-    print_table(["model", "MAE", "RMSE", "dir_acc", "skill_vs_persist", "skill_vs_drift", "n"],
-                rows)
+    rows = [[name, m["mae"], m["directional_accuracy"], m["skill_vs_persistence"],
+             m.get("pinball"), m.get("pinball_skill_vs_ewma"), m.get("coverage_80"),
+             m.get("coverage_90"), m.get("width_80"), m["n"]]
+            for name in METRICS_ORDER if (m := metrics.get(name))]
+    print_table(["model", "MAE", "dir_acc", "skill_vs_persist", "pinball", "pinball_skill_ewma",
+                 "cov80", "cov90", "width80", "n"], rows)
 
 
 @click.command()

@@ -1,6 +1,7 @@
 """Keras model definitions: a small Transformer encoder and an LSTM.
 
-Both map a (batch, window, features) tensor to one scaled next-day log return.
+Both map a (batch, window, features) tensor to quantiles of the scaled next-day
+log return (one output per level in stocksense.features.bands.QUANTILES).
 Both are built so that TFLite conversion yields builtin ops only, with a
 dynamic batch dimension (see models/export.py).
 """
@@ -9,6 +10,10 @@ from __future__ import annotations
 
 import keras
 from keras import layers
+
+from stocksense.features.bands import QUANTILES
+
+N_OUTPUTS = len(QUANTILES)
 
 
 @keras.saving.register_keras_serializable(package="stocksense")
@@ -37,7 +42,8 @@ class PositionalEmbedding(layers.Layer):
 
 
 def build_transformer(window: int, n_features: int, d_model: int = 32, heads: int = 2,
-                      ff_dim: int = 64, blocks: int = 1, dropout: float = 0.1) -> keras.Model:
+                      ff_dim: int = 64, blocks: int = 1, dropout: float = 0.1,
+                      outputs: int = N_OUTPUTS) -> keras.Model:
     inputs = keras.Input(shape=(window, n_features), name="window")
     x = layers.Dense(d_model, name="embed")(inputs)
     x = PositionalEmbedding(window, d_model, name="position")(x)
@@ -51,12 +57,12 @@ def build_transformer(window: int, n_features: int, d_model: int = 32, heads: in
         x = layers.LayerNormalization(epsilon=1e-6, name=f"ln_ff_{i}")(x + ff)
     x = layers.GlobalAveragePooling1D(name="pool")(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(1, name="head")(x)
-    return keras.Model(inputs, outputs, name="transformer")
+    head = layers.Dense(outputs, name="head")(x)
+    return keras.Model(inputs, head, name="transformer")
 
 
 def build_lstm(window: int, n_features: int, units: int = 32, dropout: float = 0.1,
-               unroll: bool = False) -> keras.Model:
+               unroll: bool = False, outputs: int = N_OUTPUTS) -> keras.Model:
     """Trained rolled (smaller graph, less memory); exported as an unrolled twin.
 
     unroll=True makes the converter emit plain builtin ops with a dynamic
@@ -66,8 +72,8 @@ def build_lstm(window: int, n_features: int, units: int = 32, dropout: float = 0
     inputs = keras.Input(shape=(window, n_features), name="window")
     x = layers.LSTM(units, unroll=unroll, name="lstm")(inputs)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(1, name="head")(x)
-    return keras.Model(inputs, outputs, name="lstm")
+    head = layers.Dense(outputs, name="head")(x)
+    return keras.Model(inputs, head, name="lstm")
 
 
 def inference_copy(model: keras.Model) -> keras.Model:
@@ -77,10 +83,12 @@ def inference_copy(model: keras.Model) -> keras.Model:
     conversion lowers the peak memory of `stocksense train` by ~100 MB.
     """
     window, n_features = model.input_shape[1], model.input_shape[2]
+    outputs = model.output_shape[-1]
     if model.name == "lstm":
-        fresh = build_lstm(window, n_features, units=model.get_layer("lstm").units)
+        fresh = build_lstm(window, n_features, units=model.get_layer("lstm").units,
+                           outputs=outputs)
     else:
-        fresh = build_transformer(window, n_features)
+        fresh = build_transformer(window, n_features, outputs=outputs)
     fresh.set_weights(model.get_weights())
     return fresh
 
@@ -91,7 +99,8 @@ def export_twin(model: keras.Model) -> keras.Model:
         return model
     window, n_features = model.input_shape[1], model.input_shape[2]
     units = model.get_layer("lstm").units
-    twin = build_lstm(window, n_features, units=units, unroll=True)
+    twin = build_lstm(window, n_features, units=units, unroll=True,
+                      outputs=model.output_shape[-1])
     twin.set_weights(model.get_weights())
     return twin
 

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from stocksense import __version__
 from stocksense.config import Settings
 from stocksense.data import queries
+from stocksense.features.bands import QUANTILES
 from stocksense.features.indicators import FEATURES
 from stocksense.features.inference import NotEnoughHistory
 from stocksense.models import MODEL_NAMES
@@ -90,15 +91,18 @@ def train_symbol(settings: Settings, engine: Engine, symbol: str, options: Train
             "window": window,
             "features": list(FEATURES),
             "scaler": data.scaler.to_dict(),
-            # Serving computes: return = unscale(shrink * model output).
-            "calibration": {"shrink": result.shrink},
+            # One output per quantile level. Serving computes (features.bands):
+            # returns = unscale(calibrated_quantiles(outputs, shrink, band_scale)).
+            "quantiles": list(QUANTILES),
+            "calibration": {"shrink": result.shrink, "band_scale": result.band_scale},
             "data_range": {"start": rows[0]["date"], "end": rows[-1]["date"],
                            "n_days": len(rows)},
             "metrics": {"val_loss": result.best_val_loss, "epochs": result.epochs_run,
                         "train_seconds": round(result.train_seconds, 2),
                         "parity_max_abs_diff": diff, "shrink": result.shrink,
+                        "band_scale": result.band_scale,
                         "n_train": int(len(data.y_train)), "n_val": int(len(data.y_val))},
-            "target": "next-day log return (scaled)",
+            "target": "quantiles of the next-day log return (scaled)",
             "seed": options.config.seed,
             "stocksense_version": __version__,
             "keras_version": keras.__version__,

@@ -1,4 +1,5 @@
-"""Seeded Keras training with time-ordered validation and early stopping."""
+"""Seeded Keras training of quantile models: pinball loss, time-ordered validation,
+early stopping, then calibration on the validation slice."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from stocksense.features.bands import (
+    MEDIAN_INDEX,
+    QUANTILES,
+    calibrated_quantiles,
+    fit_band_scale,
+)
 from stocksense.models.dataset import TrainingSet
 
 Progress = Callable[[dict[str, Any]], None]
@@ -45,8 +52,14 @@ class TrainResult:
     epochs_run: int
     best_val_loss: float
     train_seconds: float
-    # Multiplier in [0, 1] applied to the scaled output (see calibrate_shrink).
+    # Multiplier in [0, 1] applied to the scaled median (see calibrate_shrink).
     shrink: float = 1.0
+    # Width factor per interval ("80", "90"), fitted on validation (see fit_band_scale).
+    band_scale: dict[str, float] | None = None
+
+    def calibrated(self, raw: np.ndarray) -> np.ndarray:
+        """Raw scaled outputs (n, K) -> calibrated scaled quantiles (n, K)."""
+        return calibrated_quantiles(raw, self.shrink, self.band_scale)
 
 
 def calibrate_shrink(pred: np.ndarray, actual: np.ndarray) -> float:
@@ -63,6 +76,15 @@ def calibrate_shrink(pred: np.ndarray, actual: np.ndarray) -> float:
     return float(np.clip(np.dot(pred, actual) / denom, 0.0, 1.0))
 
 
+def pinball_loss(y_true, y_pred):  # type: ignore[no-untyped-def]
+    """Mean quantile (pinball) loss over the QUANTILES levels; y_true is (batch,) or (batch, 1)."""
+    from keras import ops
+
+    tau = ops.convert_to_tensor(np.asarray(QUANTILES, dtype=np.float32))[None, :]
+    diff = ops.reshape(ops.cast(y_true, "float32"), (-1, 1)) - y_pred
+    return ops.mean(ops.maximum(tau * diff, (tau - 1.0) * diff), axis=-1)
+
+
 def train_model(name: str, data: TrainingSet, window: int, cfg: TrainConfig,
                 progress: Progress | None = None) -> TrainResult:
     import keras
@@ -71,10 +93,11 @@ def train_model(name: str, data: TrainingSet, window: int, cfg: TrainConfig,
 
     keras.utils.set_random_seed(cfg.seed)
     model = BUILDERS[name](window, data.x_train.shape[-1])
-    # Huber: daily returns are fat-tailed; squared loss lets a few crash days dominate.
-    # No XLA: compiling costs more memory and start-up time than it saves here.
+    # Pinball loss: each output learns one quantile of the next-day return; its
+    # median is the MAE-optimal point forecast. No XLA: compiling costs more
+    # memory and start-up time than it saves here.
     model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                  loss=keras.losses.Huber(delta=1.0), jit_compile=False)
+                  loss=pinball_loss, jit_compile=False)
 
     class _Report(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -93,14 +116,16 @@ def train_model(name: str, data: TrainingSet, window: int, cfg: TrainConfig,
         callbacks=[stopper, _Report()],
     )
     val = history.history.get("val_loss", [float("nan")])
-    shrink = calibrate_shrink(predict_keras(model, data.x_val), data.y_val)
+    raw = np.sort(predict_keras(model, data.x_val), axis=1)
+    shrink = calibrate_shrink(raw[:, MEDIAN_INDEX], data.y_val)
+    scale = fit_band_scale(raw, data.y_val, shrink * raw[:, MEDIAN_INDEX])
     return TrainResult(model, len(val), float(np.nanmin(val)), time.perf_counter() - started,
-                       shrink)
+                       shrink, scale)
 
 
 def predict_keras(model: Any, x: np.ndarray) -> np.ndarray:
-    # Direct call, not model.predict: avoids building a tf.data pipeline per call.
-    return np.asarray(model(x, training=False)).reshape(-1)
+    """(n, outputs) raw model outputs. Direct call, not model.predict: no tf.data pipeline."""
+    return np.asarray(model(x, training=False)).reshape(len(x), -1)
 
 
 def release_memory() -> None:

@@ -24,7 +24,7 @@ class TFLiteModel:
         return tuple(int(d) for d in self._input["shape_signature"])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """x: (batch, window, features) float32 -> (batch,) float32."""
+        """x: (batch, window, features) float32 -> (batch, outputs) float32."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         with self._lock:
             if x.shape[0] != self._batch:
@@ -34,4 +34,4 @@ class TFLiteModel:
             self._interp.set_tensor(self._input["index"], x)
             self._interp.invoke()
             out = self._interp.get_tensor(self._output["index"]).copy()
-        return out.reshape(x.shape[0], -1)[:, 0]
+        return out.reshape(x.shape[0], -1)

@@ -17,12 +17,14 @@ from sqlalchemy.engine import Engine
 from stocksense.config import Settings
 from stocksense.data import queries
 from stocksense.data.symbols import InvalidSymbol, validate_symbol
+from stocksense.features.bands import MEDIAN_INDEX, calibrated_quantiles
 from stocksense.features.indicators import SERVING_LOOKBACK
 from stocksense.features.inference import NotEnoughHistory, latest_window
 from stocksense.features.windows import Scaler
 from stocksense.registry import CorruptArtifact, open_registry
 from stocksense.serving.errors import ModelUnavailable, UnknownSymbol
 from stocksense.serving.runtime import TFLiteModel
+from stocksense.serving.served import baseline_bands, model_entry, price_quantiles, served_entry
 
 MODEL_NAMES = ("transformer", "lstm")
 
@@ -38,6 +40,16 @@ class _Loaded:
     model: Predictor
     scaler: Scaler
     shrink: float = 1.0
+    band_scale: dict[str, float] | None = None
+
+    def returns(self, raw: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """(median log return, return quantiles or None for a legacy one-output model)."""
+        raw = np.asarray(raw, dtype=np.float64).reshape(1, -1)
+        if not self.meta.get("quantiles") or raw.shape[1] == 1:
+            return float(self.scaler.unscale_target(self.shrink * raw[:, 0])[0]), None
+        q = self.scaler.unscale_target(calibrated_quantiles(raw, self.shrink,
+                                                            self.band_scale))[0]
+        return float(q[MEDIAN_INDEX]), q
 
 
 class ForecastService:
@@ -64,8 +76,10 @@ class ForecastService:
                 return cached
             meta, data = self.registry.load(symbol, model_name)
             model = self._runtime(symbol, model_name, meta, data)
-            shrink = float((meta.get("calibration") or {}).get("shrink", 1.0))
-            loaded = _Loaded(stamp, meta, model, Scaler.from_dict(meta["scaler"]), shrink)
+            calibration = meta.get("calibration") or {}
+            loaded = _Loaded(stamp, meta, model, Scaler.from_dict(meta["scaler"]),
+                             float(calibration.get("shrink", 1.0)),
+                             calibration.get("band_scale"))
             self._cache[key] = loaded
             return loaded
 
@@ -107,46 +121,39 @@ class ForecastService:
         as_of = str(rows[-1]["date"])
 
         models: dict[str, Any] = {}
+        quantiles: dict[str, np.ndarray] = {}
         for name, item in loaded.items():
             try:
                 x = latest_window(rows, int(item.meta["window"]), item.scaler,
                                   item.meta["features"])
             except NotEnoughHistory as exc:
                 raise ModelUnavailable(f"{symbol}: {exc}") from exc
-            ret = float(item.scaler.unscale_target(item.shrink * item.model.predict(x))[0])
+            ret, q = item.returns(item.model.predict(x))
+            if q is not None:
+                quantiles[name] = q
             models[name] = {
                 "predicted_return": ret,
                 "predicted_close": last_close * math.exp(ret),
                 "model_version": item.meta["version"],
                 "data_as_of": item.meta.get("data_range", {}).get("end"),
                 "skill_vs_persistence": (bt_metrics.get(name) or {}).get("skill_vs_persistence"),
+                **model_entry(q, ret, last_close),
             }
 
-        ensemble = self._ensemble(models, bt_metrics, last_close)
+        close = np.array([float(r["close"]) for r in rows])
+        selection = ((bt_metrics.get("served") or {}).get("selection")) or {}
+        baselines = baseline_bands(close, selection)
+        # The ensemble combines quantiles only when every model has them.
+        combinable = quantiles if len(quantiles) == len(models) else {}
+        ensemble = served_entry(models, combinable, baselines, bt_metrics, last_close)
         result = {"symbol": symbol, "as_of": as_of, "last_close": last_close,
-                  "models": models, "ensemble": ensemble}
+                  "models": models, "ensemble": ensemble,
+                  "baselines": {name: {"quantiles": price_quantiles(last_close, q)}
+                                for name, q in baselines.items()}}
         if record:
             queries.record_forecasts(self.engine, symbol=symbol, as_of=as_of,
                                      entries={**models, "ensemble": ensemble})
         return result
-
-    @staticmethod
-    def _ensemble(models: dict[str, Any], bt_metrics: dict[str, Any],
-                  last_close: float) -> dict[str, Any]:
-        skill = (bt_metrics.get("ensemble") or {}).get("skill_vs_persistence")
-        # Serve the model mean only where the walk-forward backtest showed it beats
-        # persistence; otherwise "tomorrow = today" is the better forecast.
-        use_mean = skill is not None and skill > 0 and len(models) == len(MODEL_NAMES)
-        ret = sum(m["predicted_return"] for m in models.values()) / len(models) if use_mean \
-            else 0.0
-        return {
-            "predicted_return": ret,
-            "predicted_close": last_close * math.exp(ret),
-            "model_version": "+".join(f"{k}@{v['model_version']}" for k, v in models.items()),
-            "data_as_of": min((m["data_as_of"] or "") for m in models.values()) or None,
-            "skill_vs_persistence": skill if use_mean else 0.0,
-            "method": "mean" if use_mean else "persistence-fallback",
-        }
 
     def state_token(self, symbol: str) -> tuple[object, ...]:
         """Changes when the symbol's data, a published model or its backtest changes.
