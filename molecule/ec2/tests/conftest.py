@@ -31,10 +31,12 @@ REGION = "eu-west-1"
 ENV = "molecule"
 NAME = f"stocksense-{ENV}-web"
 ADMIN_CIDR = "127.0.0.1/32"
+DEBIAN = "136693071363"
 CANONICAL = "099720109477"
-# scripts/moto-amis.json: the newest Ubuntu 24.04 image, and an older one the role must not pick.
-NEWEST_NOBLE_AMI = "ami-0a1b2c3d4e5f60024"
-CLOUDWATCH_POLICY = "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"
+# scripts/moto-amis.json, stand-ins for the real images: the newest Debian 13 amd64 image (an older
+# build is there too, which the role must not pick) and Ubuntu 24.04's arm64 image.
+NEWEST_DEBIAN_AMD64_AMI = "ami-0d1e2b3a4c5d61302"
+NOBLE_ARM64_AMI = "ami-0a1b2c3d4e5f60025"
 
 
 class PlayResult:
@@ -60,6 +62,10 @@ def moto_env(**extra: str) -> dict[str, str]:
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_DEPRECATION_WARNINGS="false",
         MOTO_PORT=MOTO_PORT,
+        # Both inventories filter on the Env tag: the sandbox's from SANDBOX_ENV, the aws one's
+        # from STOCKSENSE_ENV.
+        SANDBOX_ENV=ENV,
+        STOCKSENSE_ENV=ENV,
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_SESSION_TOKEN="testing",
@@ -81,14 +87,19 @@ def iam():
     return boto3.client("iam", endpoint_url=MOTO_URL, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-def live_instances(ec2, name: str = NAME) -> list[dict]:
+def live_instances(ec2, name: str = NAME, states: tuple = ("pending", "running", "stopping", "stopped")) -> list[dict]:
     pages = ec2.describe_instances(
         Filters=[
             {"Name": "tag:Name", "Values": [name]},
-            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+            {"Name": "instance-state-name", "Values": list(states)},
         ]
     )["Reservations"]
     return [instance for reservation in pages for instance in reservation["Instances"]]
+
+
+def flat(text: str) -> str:
+    """Output with line wrapping undone (ansible.cfg's yaml result format wraps long messages)."""
+    return " ".join(text.split())
 
 
 def tags_of(resource: dict) -> dict[str, str]:

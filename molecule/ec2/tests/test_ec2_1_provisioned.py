@@ -6,13 +6,17 @@ would read AWS.
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from conftest import (
     ADMIN_CIDR,
-    CANONICAL,
-    CLOUDWATCH_POLICY,
+    DEBIAN,
     ENV,
     NAME,
-    NEWEST_NOBLE_AMI,
+    NEWEST_DEBIAN_AMD64_AMI,
+    flat,
     live_instances,
     run_playbook,
     tags_of,
@@ -27,19 +31,28 @@ def the_instance(ec2) -> dict:
     return instances[0]
 
 
-def test_one_running_instance_from_the_newest_ubuntu_noble_ami_in_moto(ec2):
+def test_one_running_t3_micro_from_the_newest_debian_13_amd64_stand_in_ami_in_moto(ec2):
+    """The default OS is Debian 13; moto has no Debian image, so scripts/moto-amis.json registers stand-ins."""
     instance = the_instance(ec2)
     assert instance["State"]["Name"] == "running"
-    assert instance["InstanceType"] == "t2.micro"
-    assert instance["ImageId"] == NEWEST_NOBLE_AMI, "the lookup must pick the newest matching image, not an older build"
+    assert instance["InstanceType"] == "t3.micro"
+    assert instance["ImageId"] == NEWEST_DEBIAN_AMD64_AMI, "the lookup must pick the newest matching image, not an older build"
     image = ec2.describe_images(ImageIds=[instance["ImageId"]])["Images"][0]
-    assert image["OwnerId"] == CANONICAL
-    assert image["Name"].startswith("ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-")
+    assert image["OwnerId"] == DEBIAN
+    assert image["Name"].startswith("debian-13-amd64-")
+    assert image["Architecture"] == "x86_64"
+
+
+def test_cpu_credits_are_standard_in_moto(ec2):
+    """A t3 launched without a credit specification runs "unlimited" and may bill for surplus credits."""
+    instance_id = the_instance(ec2)["InstanceId"]
+    specs = ec2.describe_instance_credit_specifications(InstanceIds=[instance_id])["InstanceCreditSpecifications"]
+    assert [spec["CpuCredits"] for spec in specs] == ["standard"]
 
 
 def test_instance_tags_key_and_imdsv2_in_moto(ec2):
     instance = the_instance(ec2)
-    assert tags_of(instance) == {**EXPECTED_TAGS, "Name": NAME}
+    assert tags_of(instance) == {**EXPECTED_TAGS, "Name": NAME, "LoginUser": "admin"}
     assert instance["KeyName"] == NAME
     assert instance["MetadataOptions"]["HttpTokens"] == "required", "IMDSv2 must be required"
     assert instance["MetadataOptions"]["HttpEndpoint"] == "enabled"
@@ -79,13 +92,25 @@ def test_key_pair_is_the_imported_public_key_in_moto(ec2):
     assert tags_of(pairs[0]) == EXPECTED_TAGS
 
 
-def test_instance_profile_carries_the_cloudwatch_agent_policy_in_moto(ec2, iam):
+def test_instance_role_has_only_the_scoped_inline_agent_policy_in_moto(ec2, iam):
+    """No account-wide managed policy: metrics into the StockSense namespace, /stocksense/* log groups."""
     instance = the_instance(ec2)
     assert instance["IamInstanceProfile"]["Arn"].endswith(f":instance-profile/{NAME}")
     profile = iam.get_instance_profile(InstanceProfileName=NAME)["InstanceProfile"]
     assert [role["RoleName"] for role in profile["Roles"]] == [NAME]
-    attached = iam.list_attached_role_policies(RoleName=NAME)["AttachedPolicies"]
-    assert [p["PolicyArn"] for p in attached] == [CLOUDWATCH_POLICY]
+    assert iam.list_attached_role_policies(RoleName=NAME)["AttachedPolicies"] == []
+    assert iam.list_role_policies(RoleName=NAME)["PolicyNames"] == ["cloudwatch-agent"]
+    document = iam.get_role_policy(RoleName=NAME, PolicyName="cloudwatch-agent")["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    by_sid = {statement["Sid"]: statement for statement in document["Statement"]}
+    metrics = by_sid["MetricsIntoTheStacksNamespaceOnly"]
+    assert metrics["Action"] == "cloudwatch:PutMetricData"
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "StockSense"}}
+    logs = by_sid["LogsOfTheStacksLogGroupsOnly"]
+    assert logs["Resource"] == ["arn:aws:logs:eu-west-1:*:log-group:/stocksense/*", "arn:aws:logs:eu-west-1:*:log-group:/stocksense/*:log-stream:*"]
+    actions = [a for statement in document["Statement"] for a in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])]
+    assert not [a for a in actions if "*" in a], actions
     trust = iam.get_role(RoleName=NAME)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
@@ -100,10 +125,16 @@ def test_one_tagged_elastic_ip_is_the_instances_public_address_in_moto(ec2):
     assert len(ec2.describe_addresses()["Addresses"]) == 1, "no stray Elastic IP may be allocated"
 
 
-def test_provision_playbook_with_the_sandbox_inventory_changes_nothing_in_moto(ec2):
-    """playbooks/provision.yml -i inventories/sandbox finds the converged instance: changed=0, no second one."""
+@pytest.fixture(scope="module")
+def provision_again(ec2):
+    """playbooks/provision.yml -i inventories/sandbox after converge: the instance before, and the run."""
     before = the_instance(ec2)["InstanceId"]
-    result = run_playbook("playbooks/provision.yml")
+    return before, run_playbook("playbooks/provision.yml")
+
+
+def test_provision_playbook_with_the_sandbox_inventory_changes_nothing_in_moto(ec2, provision_again):
+    """playbooks/provision.yml -i inventories/sandbox finds the converged instance: changed=0, no second one."""
+    before, result = provision_again
     assert result.rc == 0, result.output
     assert result.changed == 0, result.output
     assert the_instance(ec2)["InstanceId"] == before
@@ -111,3 +142,14 @@ def test_provision_playbook_with_the_sandbox_inventory_changes_nothing_in_moto(e
     assert "skipping: [localhost]" in result.output.split("Wait for SSH on the Elastic IP", 1)[1].split("TASK", 1)[0], (
         "the sandbox must never wait for SSH on moto's made-up address"
     )
+
+
+def test_provision_ends_by_printing_the_elastic_ip(ec2, provision_again):
+    """The last task of playbooks/provision.yml names the address to point the domain at."""
+    eip = ec2.describe_addresses(Filters=[{"Name": "tag:Name", "Values": [NAME]}])["Addresses"][0]["PublicIp"]
+    _, result = provision_again
+    assert result.rc == 0, result.output
+    last_task = flat(result.output.rsplit("TASK [", 1)[1])
+    assert last_task.startswith("Print the Elastic IP to point the domain at]"), last_task
+    assert f"Elastic IP of {NAME}: {eip}" in last_task
+    assert f"Point your domain's DNS A record at {eip}." in last_task

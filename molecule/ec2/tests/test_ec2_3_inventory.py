@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import BIN, ENV, MOTO_URL, NAME, REPO, inventory_graph, inventory_list, live_instances, moto_env
+import pytest
+
+from conftest import BIN, ENV, MOTO_URL, NAME, NEWEST_DEBIAN_AMD64_AMI, REPO, inventory_graph, inventory_list, live_instances, moto_env
 
 GROUPS = {"web", f"env_{ENV}", "project_stocksense", "aws_ec2"}
 # Each inventory also puts the host in its own child group of web (00-groups.yml), whose
@@ -46,7 +48,7 @@ def test_aws_inventory_pointed_at_moto_maps_the_host_to_its_elastic_ip(ec2):
     eip = ec2.describe_addresses(Filters=[{"Name": "tag:Name", "Values": [NAME]}])["Addresses"][0]["PublicIp"]
     hostvars = inventory["_meta"]["hostvars"][NAME]
     assert hostvars["ansible_host"] == eip
-    assert hostvars["ansible_user"] == "ubuntu"
+    assert hostvars["ansible_user"] == "admin", "the login user comes from the instance's LoginUser tag (Debian: admin)"
     assert "ansible_connection" not in hostvars
 
 
@@ -70,3 +72,28 @@ def test_unreachable_inventory_source_fails_instead_of_falling_back_to_localhost
     )
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert "stocksense.aws_ec2.yml" in proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def prod_and_staging(ec2):
+    """Two more running web instances of the project in the same region, Env=prod and Env=staging."""
+    ids = []
+    for env in ("prod", "staging"):
+        tags = {"Project": "stocksense", "Env": env, "Role": "web", "Name": f"stocksense-{env}-web", "LoginUser": "admin"}
+        reservation = ec2.run_instances(
+            ImageId=NEWEST_DEBIAN_AMD64_AMI, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
+        )
+        ids.append(reservation["Instances"][0]["InstanceId"])
+    yield
+    ec2.terminate_instances(InstanceIds=ids)
+
+
+@pytest.mark.parametrize("env", ["prod", "staging", ENV])
+def test_environments_in_one_region_do_not_mix(prod_and_staging, env):
+    """Each inventory lists only the instances of its own Env (STOCKSENSE_ENV, SANDBOX_ENV)."""
+    aws = inventory_list("inventories/aws", AWS_URL=MOTO_URL, STOCKSENSE_ENV=env)
+    sandbox = inventory_list("inventories/sandbox", SANDBOX_ENV=env)
+    for inventory in (aws, sandbox):
+        assert set(inventory["_meta"]["hostvars"]) - {"localhost"} == {f"stocksense-{env}-web"}
+        assert set(inventory["web"]["hosts"]) == {f"stocksense-{env}-web"}
