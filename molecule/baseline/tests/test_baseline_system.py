@@ -1,0 +1,87 @@
+"""The baseline role's updates, accounts, journal and boot behaviour on the instance itself."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+
+def test_unattended_upgrade_runs_with_security_and_updates_origins(first_host):
+    dry_run = first_host.run("unattended-upgrade --dry-run --debug")
+    assert dry_run.rc == 0, dry_run.stdout + dry_run.stderr
+    origins = next(line for line in (dry_run.stdout + dry_run.stderr).splitlines() if "Allowed origins are" in line)
+    assert "-security" in origins and "-updates" in origins
+    # Debian's own default (the point-release origin) is replaced, not added to.
+    assert "codename=trixie,label=Debian'" not in origins
+
+
+def test_updates_are_scheduled_with_the_reboot_window(first_host):
+    config = first_host.check_output("apt-config dump")
+    assert 'APT::Periodic::Unattended-Upgrade "1";' in config
+    assert 'Unattended-Upgrade::Automatic-Reboot-Time "04:30";' in config
+    # The scenario turns the reboot off (a throwaway container); the default is on.
+    assert 'Unattended-Upgrade::Automatic-Reboot "false";' in config
+    for timer in ("apt-daily.timer", "apt-daily-upgrade.timer"):
+        assert first_host.service(timer).is_enabled
+    assert "$nrconf{restart} = 'a';" in first_host.file("/etc/needrestart/conf.d/50-stocksense-baseline.conf").content_string
+
+
+def test_security_updates_are_installed_already(first_host):
+    pending = first_host.check_output("apt-get --simulate --quiet upgrade")
+    assert "-security" not in pending, pending
+
+
+def test_login_sessions_get_umask_027_a_private_tmp_and_no_core_dumps(first_host):
+    session = first_host.check_output("su - admin -c 'umask; echo $TMPDIR; ulimit -Hc'").splitlines()
+    uid = first_host.user("admin").uid
+    assert session == ["0027", f"/tmp/user/{uid}", "0"]
+
+
+def test_services_get_no_core_dumps(first_host):
+    assert first_host.check_output("systemctl show --property=DefaultLimitCORE") == "DefaultLimitCORE=0"
+
+
+def test_journal_is_persistent_and_capped(first_host):
+    first_host.check_output("logger -t stocksense-baseline-test persistent-journal-check && journalctl --flush")
+    machine_id = first_host.file("/etc/machine-id").content_string.strip()
+    assert first_host.file(f"/var/log/journal/{machine_id}/system.journal").exists
+    # journald states the limits it applies when it opens the system journal.
+    status = first_host.check_output("journalctl -b -u systemd-journald --no-pager -o cat")
+    assert "System Journal (/var/log/journal/" in status
+    assert "max 300.0M" in status
+
+
+def test_blocked_kernel_modules_cannot_be_loaded(first_host):
+    config = first_host.check_output("modprobe --showconfig")
+    for module in ("usb_storage", "sctp", "dccp"):
+        assert f"install {module} /bin/false" in config
+
+
+@pytest.mark.parametrize("unit", ["ssh.service", "nftables.service", "cron.service"])
+def test_every_service_is_active_again_after_a_restart(first_host, unit, restarted):
+    assert first_host.service(unit).is_running
+    assert first_host.service(unit).is_enabled
+
+
+def test_firewall_and_ssh_are_back_after_a_restart(first_host, restarted):
+    ruleset = first_host.check_output("nft list table inet stocksense_baseline")
+    assert "policy drop" in ruleset
+    assert first_host.run("systemctl is-system-running").stdout.strip() in {"running", "degraded"}
+    assert first_host.run("systemctl --failed --no-legend").stdout.strip() == ""
+
+
+@pytest.fixture(scope="module")
+def restarted(first_host):
+    """Restart the instance (the container) once, as a reboot would, and wait for systemd to settle."""
+    name = first_host.backend.name
+    subprocess.run(["podman", "restart", "--time", "20", name], check=True, capture_output=True, timeout=120)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state = subprocess.run(["podman", "exec", name, "systemctl", "is-system-running", "--wait"],
+                               capture_output=True, text=True, timeout=130, check=False).stdout.strip()
+        if state in {"running", "degraded"}:
+            return state
+        time.sleep(2)
+    pytest.fail(f"{name} did not finish booting after a restart")
