@@ -72,7 +72,7 @@ if [ "$train" = 1 ] && [ "${#symbols[@]}" -gt 0 ]; then
     "$py" -m stocksense seed >&2
   fi
   settings=$(env | { grep -E '^STOCKSENSE_(WINDOW|TRAIN_DAYS|EPOCHS|SEED|REFIT_EVERY|BACKTEST_DAYS)=' || true; } | sort | tr '\n' ' ')
-  src_hash=$(cd "$app_dir/src" && find stocksense -name '*.py' -path '*/models/*' -o -name '*.py' -path '*/features/*' | sort | xargs sha256sum | sha256sum | cut -c1-16)
+  src_hash=$(cd "$app_dir/src" && find stocksense -name '*.py' -path '*/models/*' -o -name '*.py' -path '*/features/*' -o -name '*.py' -path '*/backtest/*' | sort | xargs sha256sum | sha256sum | cut -c1-16)
   for symbol in "${symbols[@]}"; do
     stamp=$out/stamps/$symbol
     want="settings: ${settings:-defaults} source: $src_hash"

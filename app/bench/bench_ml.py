@@ -10,8 +10,12 @@
    path (LiteRT, no TensorFlow) and reports its RSS and per-prediction latency.
    The same measurement with the Keras models in process is printed for contrast.
 3. Runs the default walk-forward backtest (refit every 63 days over the last 252
-   trading days) for every bundled symbol and prints MAE, directional accuracy
-   and skill against persistence and drift.
+   trading days, plus one earlier fold that only feeds the nested selection) for
+   every bundled symbol and prints, per symbol and model with the baselines beside
+   them: pinball loss, its skill vs the EWMA band, 80 %/90 % coverage, mean
+   interval width, MAE, direction and skill vs persistence, and for "served" the
+   out-of-sample figures of what the nested selection served. Then checks the
+   issue's targets (calibration, sharpness, point skill, cost) and prints met/not.
 Results are printed as tables and written to bench/out/bench_ml.json.
 """
 
@@ -102,11 +106,68 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+WF_ORDER = ("persistence", "drift", "ewma", "garch", "transformer", "lstm", "ensemble", "blend",
+            "served")
+WF_FIELDS = ("pinball", "pinball_skill_vs_ewma", "coverage_80", "coverage_90", "width_80",
+             "width_90", "mae", "directional_accuracy", "skill_vs_persistence")
+
+
+def _fmt(value: Any, key: str) -> str | None:
+    if value is None:
+        return None
+    if key == "pinball":
+        return f"{value:.6f}"
+    if key in ("mae",):
+        return f"{value:.4f}"
+    return f"{100 * value:+.2f}%" if "skill" in key else f"{100 * value:.1f}%"
+
+
+def check_targets(report: dict[str, Any]) -> list[list[str]]:
+    """The issue's 'Measured' targets, each with its figure and whether it is met."""
+    rows: list[list[str]] = []
+    wf = report.get("walk_forward", {})
+    sharper = 0
+    for symbol, item in wf.items():
+        m = item["metrics"]
+        served, ewma = m["served"], m["ewma"]
+        c80, c90 = served["coverage_80"], served["coverage_90"]
+        rows.append([f"{symbol} 80% coverage in 76-84%", f"{100 * c80:.1f}%",
+                     str(0.76 <= c80 <= 0.84)])
+        rows.append([f"{symbol} 90% coverage in 86-94%", f"{100 * c90:.1f}%",
+                     str(0.86 <= c90 <= 0.94)])
+        ratio = served["pinball"] / ewma["pinball"]
+        sharper += ratio <= 0.98
+        rows.append([f"{symbol} served pinball / EWMA <= 0.98 (needed on 2 of 3)",
+                     f"{ratio:.4f}", str(ratio <= 0.98)])
+        best = min(ewma["pinball"], (m.get("garch") or ewma)["pinball"])
+        rows.append([f"{symbol} served pinball <= better baseline",
+                     f"{served['pinball'] / best:.4f} x best", str(served["pinball"] <= best)])
+        skill = served["skill_vs_persistence"]
+        rows.append([f"{symbol} served point skill >= -0.5%", f"{100 * skill:+.2f}%",
+                     str(skill >= -0.005)])
+    if wf:
+        rows.append(["pinball <= 0.98 x EWMA on >= 2 of 3 symbols", f"{sharper} of {len(wf)}",
+                     str(sharper >= 2)])
+    tr = report.get("training")
+    if tr:
+        rows.append(["training both models <= 60 s one core (CPU s)", f"{tr['cpu_s']:.1f} s CPU,"
+                     f" {tr['wall_s']:.1f} s wall", str(tr["cpu_s"] <= 60)])
+        rows.append(["training peak RSS <= 800 MB", f"{tr['peak_rss_mb'] * 1.048576:.0f} MB",
+                     str(tr["peak_rss_mb"] * 1.048576 <= 800)])
+    lite = report.get("serving", {}).get("litert")
+    if lite:
+        rows.append(["serving RSS <= 100 MB", f"{lite['peak_rss_mb'] * 1.048576:.0f} MB (peak)",
+                     str(lite["peak_rss_mb"] * 1.048576 <= 100)])
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbol", default="NVDA")
     parser.add_argument("--home", type=Path, default=OUT / "home")
     parser.add_argument("--skip-backtest", action="store_true")
+    parser.add_argument("--symbols", default=None,
+                        help="comma-separated symbols for the walk-forward (default: all bundled)")
     args = parser.parse_args()
 
     if args.home.exists():
@@ -168,29 +229,35 @@ def main() -> int:
     if not args.skip_backtest:
         from stocksense.data.bundled import BUNDLED
 
+        symbols = args.symbols.split(",") if args.symbols else list(BUNDLED)
         report["walk_forward"] = {}
-        print("\n== Walk-forward backtest (expanding window, refit every 63 days, last 252 days)")
+        print("\n== Walk-forward backtest (expanding window, refit every 63 days, last 252 days;"
+              " 'served' = nested selection, out of sample)")
         rows = []
-        for symbol in BUNDLED:
+        for symbol in symbols:
             out, wall, peak, code = run_measured(
                 [*TASKSET, *cli, "backtest", symbol, "--json"], env)
             if code != 0:
                 raise SystemExit(f"backtest {symbol} failed")
             done = json.loads(out.strip().splitlines()[-1])
             report["walk_forward"][symbol] = {**done, "wall_s": wall, "peak_rss_mb": peak,
-                                              "cpu_s": LAST_CPU_S[0]}
-            for name in ("persistence", "drift", "transformer", "lstm", "ensemble"):
-                m = done["metrics"][name]
-                rows.append([symbol, name, m["mae"], m["rmse"], m["directional_accuracy"],
-                             m["skill_vs_persistence"], m["skill_vs_drift"]])
-            rows.append([symbol, f"served: {done['ensemble_method']}", None, None, None,
-                         max(done["metrics"]["ensemble"]["skill_vs_persistence"], 0.0)
-                         if done["ensemble_method"] == "mean" else 0.0, None])
-        print(table(["symbol", "model", "MAE", "RMSE", "dir_acc", "skill_vs_persist",
-                     "skill_vs_drift"], rows))
+                                              "cpu_s": LAST_CPU_S[0],
+                                              "loadavg": os.getloadavg()[0]}
+            for name in WF_ORDER:
+                m = done["metrics"].get(name)
+                if m:
+                    rows.append([symbol, name, *(_fmt(m.get(k), k) for k in WF_FIELDS)])
+        print(table(["symbol", "model", *WF_FIELDS], rows))
         for symbol, item in report["walk_forward"].items():
+            sel = item["metrics"]["served"]["selection"]
+            print(f"{symbol}: serving point = {sel['live']['point']}, band = {sel['live']['band']};"
+                  f" per fold: " + ", ".join(f"{f['from']} {f['point']}/{f['band']}"
+                                             for f in sel["folds"]))
             print(f"{symbol}: backtest {item['wall_s']:.0f} s wall, {item['cpu_s']:.0f} s CPU, "
-                  f"peak RSS {item['peak_rss_mb']:.0f} MiB")
+                  f"peak RSS {item['peak_rss_mb']:.0f} MiB, load average {item['loadavg']:.1f}")
+        report["targets"] = check_targets(report)
+        print("\n== Targets (issue 14)")
+        print(table(["target", "figure", "met"], report["targets"]))
     OUT.mkdir(exist_ok=True)
     (OUT / "bench_ml.json").write_text(json.dumps(report, indent=2))
     print(f"\nwritten {OUT / 'bench_ml.json'}")

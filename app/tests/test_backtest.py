@@ -31,7 +31,7 @@ def test_stored_walk_forward(trained_settings) -> None:
     assert bt is not None and bt["refit_every"] == trained_settings.refit_every
     metrics, points = bt["metrics"], bt["points"]
     assert set(metrics) == {"persistence", "drift", "ewma", "garch", "transformer", "lstm",
-                            "ensemble", "served"}
+                            "ensemble", "blend", "served"}
     assert len(points) == trained_settings.backtest_days
     assert metrics["persistence"]["skill_vs_persistence"] == pytest.approx(0.0)
     for m in metrics.values():
@@ -47,7 +47,7 @@ def test_stored_walk_forward(trained_settings) -> None:
                queries.get_history(get_engine(trained_settings), "MSFT", None)}
     assert all(history[p["date"]] == p["actual"] for p in points)
     # Band metrics for every band; the served band stored per day matches its coverage.
-    for name in ("ewma", "garch", "transformer", "lstm", "ensemble", "served"):
+    for name in ("ewma", "garch", "transformer", "lstm", "ensemble", "blend", "served"):
         m = metrics[name]
         assert m["pinball"] > 0 and m["width_90"] > m["width_80"] > 0
         assert 0 <= m["coverage_80"] <= m["coverage_90"] <= 1

@@ -134,4 +134,4 @@ def test_backtest_prints_table(trained_copy) -> None:
     assert "skill_vs_persist" in proc.stdout
     for name in ("persistence", "drift", "transformer", "lstm", "ensemble"):
         assert name in proc.stdout
-    assert "ensemble served as:" in proc.stdout
+    assert "serving from now on: point = " in proc.stdout

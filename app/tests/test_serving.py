@@ -10,6 +10,7 @@ import pytest
 
 from stocksense.data import queries
 from stocksense.data.db import get_engine
+from stocksense.features.inference import latest_sigma
 from stocksense.registry import open_registry
 from stocksense.serving import ForecastService, ModelUnavailable, UnknownSymbol
 from stocksense.serving.served import served_entry
@@ -114,8 +115,10 @@ def test_new_version_picked_up_without_restart(trained_copy) -> None:
     assert svc.state_token("MSFT") != token
     second = svc.forecast("MSFT")
     assert second["models"]["lstm"]["model_version"] == "zz-new"
+    # The models predict returns in units of today's EWMA volatility.
+    sigma = latest_sigma(queries.get_history(engine, "MSFT", 400))
     assert second["models"]["lstm"]["predicted_return"] == pytest.approx(
-        first["models"]["lstm"]["predicted_return"] + 0.01, abs=1e-6)
+        first["models"]["lstm"]["predicted_return"] + 0.01 * sigma, abs=1e-6)
 
 
 def test_corrupt_artifact_makes_model_unavailable(trained_copy) -> None:

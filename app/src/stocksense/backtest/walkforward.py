@@ -24,6 +24,7 @@ from stocksense.backtest.selection import (
     POINT_BASELINES,
     best_band,
     best_point,
+    blend_band,
     legacy_method,
 )
 from stocksense.features.bands import MEDIAN_INDEX, QUANTILES, log_returns
@@ -66,11 +67,13 @@ def _model_quantiles(series, window: int, folds, config: TrainConfig,  # type: i
     out: dict[str, list[np.ndarray]] = {m: [] for m in models}
     for k, (start, stop) in enumerate(folds):
         data = build_training_set(series, window, train_end=start - 1)
-        x = windows_ending_at(data.scaled, np.arange(start, stop), window)
+        days = np.arange(start, stop)
+        x = windows_ending_at(data.scaled, days, window)
         for name in models:
             result = train_model(name, data, window, config, progress)
             scaled = result.calibrated(predict_keras(result.model, x))
-            out[name].append(data.scaler.unscale_target(scaled))
+            # Standardised-return quantiles -> log-return quantiles.
+            out[name].append(data.scaler.unscale_target(scaled) * series.sigma[days, None])
             del result
             keras.backend.clear_session()  # each refit starts from a clean graph
             release_memory()
@@ -114,6 +117,8 @@ def walk_forward(rows: Sequence[dict[str, Any]], window: int, test_days: int, re
     garch = _garch_quantiles(close, folds)
     if garch is not None:
         bands["garch"] = garch
+    if garch is not None and "ensemble" in bands:
+        bands["blend"] = blend_band(bands["ensemble"], garch)
     return _evaluate(series, close, t, folds, bands, models, test_days)
 
 
@@ -124,10 +129,10 @@ def _evaluate(series, close, t, folds, bands, models, test_days) -> BacktestResu
     drift_ret = np.array([r[1:i + 1].mean() for i in t])  # mean return known at t
     point_ret = {"persistence": np.zeros(len(t)), "drift": drift_ret}
     point_ret.update({name: q[:, MEDIAN_INDEX] for name, q in bands.items()
-                      if name not in BAND_BASELINES})
+                      if name not in (*BAND_BASELINES, "blend")})
     prices = {name: last * np.exp(ret) for name, ret in point_ret.items()}
     point_order = [*POINT_BASELINES, *(n for n in (*models, "ensemble") if n in prices)]
-    band_order = [*BAND_BASELINES, *(n for n in (*models, "ensemble") if n in bands)]
+    band_order = [*BAND_BASELINES, *(n for n in (*models, "ensemble", "blend") if n in bands)]
 
     # Nested selection per test fold, on the evaluated days strictly before it.
     served_price = np.empty(len(t))
@@ -171,11 +176,10 @@ def _metrics(prices, bands, actual, last, actual_ret, test) -> dict[str, dict[st
     base_mae = {b: float(np.mean(np.abs(prices[b][test] - actual))) for b in POINT_BASELINES}
     ewma_loss = band_metrics(actual_ret, bands["ewma"][test], None)["pinball"]
     metrics: dict[str, dict[str, Any]] = {}
-    for name in (*prices, *(b for b in BAND_BASELINES if b in bands)):
+    for name in (*prices, *(b for b in (*BAND_BASELINES, "blend") if b in bands)):
         # Band baselines are random walks: their point forecast is persistence.
         pred = prices[name][test] if name in prices else last
-        m = price_metrics(actual, pred, last, base_mae,
-                          name not in ("persistence", *BAND_BASELINES))
+        m = price_metrics(actual, pred, last, base_mae, name in prices and name != "persistence")
         m.update(band_metrics(actual_ret, bands[name][test] if name in bands else None,
                               ewma_loss))
         metrics[name] = m

@@ -251,7 +251,7 @@ def backtest(symbol: str, refit_every: int | None, test_days: int | None, epochs
 
 
 METRICS_ORDER = ("persistence", "drift", "ewma", "garch", "transformer", "lstm", "ensemble",
-                 "served")
+                 "blend", "served")
 
 
 def print_metrics_table(metrics: dict[str, dict[str, Any]]) -> None:

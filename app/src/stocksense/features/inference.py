@@ -22,6 +22,14 @@ def arrays_from_rows(rows: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
     }
 
 
+def latest_sigma(rows: Sequence[dict[str, Any]]) -> float:
+    """The EWMA volatility unit of the next-day return (see models.dataset.volatility_unit)."""
+    from stocksense.features.bands import ewma_sigma
+
+    close = np.array([float(r["close"]) for r in rows], dtype=np.float64)
+    return max(float(ewma_sigma(close)[-1]), 1e-4)
+
+
 def latest_window(rows: Sequence[dict[str, Any]], window: int, scaler: Scaler,
                   feature_names: Sequence[str]) -> np.ndarray:
     """(1, window, F) float32 ending at the last row."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from stocksense.features.bands import ewma_sigma
 from stocksense.features.indicators import compute_features, next_day_log_return
 from stocksense.features.inference import NotEnoughHistory, arrays_from_rows
 from stocksense.features.windows import Scaler, first_window_end, windows_ending_at
@@ -18,17 +19,28 @@ class PreparedSeries:
     dates: list[str]
     close: np.ndarray
     feats: np.ndarray  # raw (unscaled) features, NaN during warm-up
-    target: np.ndarray  # next-day log return, NaN on the last day
+    # EWMA volatility forecast made at day t (data <= t): the target's unit.
+    sigma: np.ndarray
+    # Next-day log return divided by sigma (NaN on the last day): the models learn
+    # quantiles of this standardised return, so their bands move with volatility.
+    target: np.ndarray
 
 
 def prepare(rows: Sequence[dict[str, Any]]) -> PreparedSeries:
     arr = arrays_from_rows(rows)
+    sigma = volatility_unit(arr["close"])
     return PreparedSeries(
         dates=[str(r["date"]) for r in rows],
         close=arr["close"],
         feats=compute_features(arr["close"], arr["high"], arr["low"], arr["volume"]),
-        target=next_day_log_return(arr["close"]),
+        sigma=sigma,
+        target=next_day_log_return(arr["close"]) / sigma,
     )
+
+
+def volatility_unit(close: np.ndarray) -> np.ndarray:
+    """EWMA volatility per day, floored so that a flat start never divides by zero."""
+    return np.maximum(ewma_sigma(close), 1e-4)
 
 
 @dataclass

@@ -102,7 +102,9 @@ def train_symbol(settings: Settings, engine: Engine, symbol: str, options: Train
                         "parity_max_abs_diff": diff, "shrink": result.shrink,
                         "band_scale": result.band_scale,
                         "n_train": int(len(data.y_train)), "n_val": int(len(data.y_val))},
-            "target": "quantiles of the next-day log return (scaled)",
+            "target": "quantiles of the next-day log return / EWMA volatility (scaled)",
+            # Serving multiplies unscaled outputs by this unit (features.bands.ewma_sigma).
+            "target_unit": "ewma_sigma",
             "seed": options.config.seed,
             "stocksense_version": __version__,
             "keras_version": keras.__version__,

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from stocksense.backtest.selection import FALLBACK_RULE, legacy_method
+from stocksense.backtest.selection import FALLBACK_RULE, blend_band, legacy_method
 from stocksense.features.bands import (
     INTERVALS,
     MEDIAN_INDEX,
@@ -63,6 +63,8 @@ def served_entry(models: Mapping[str, dict[str, Any]], returns: Mapping[str, np.
         point = "persistence"  # chosen model not loaded: the safe baseline
     band = live.get("band", "ewma")
     bands = {**baselines, **candidates}
+    if "ensemble" in candidates and "garch" in baselines:
+        bands["blend"] = blend_band(candidates["ensemble"], baselines["garch"])
     if band not in bands:
         band = "ewma"
     ret = point_ret[point]

@@ -19,7 +19,7 @@ from stocksense.data import queries
 from stocksense.data.symbols import InvalidSymbol, validate_symbol
 from stocksense.features.bands import MEDIAN_INDEX, calibrated_quantiles
 from stocksense.features.indicators import SERVING_LOOKBACK
-from stocksense.features.inference import NotEnoughHistory, latest_window
+from stocksense.features.inference import NotEnoughHistory, latest_sigma, latest_window
 from stocksense.features.windows import Scaler
 from stocksense.registry import CorruptArtifact, open_registry
 from stocksense.serving.errors import ModelUnavailable, UnknownSymbol
@@ -42,13 +42,18 @@ class _Loaded:
     shrink: float = 1.0
     band_scale: dict[str, float] | None = None
 
-    def returns(self, raw: np.ndarray) -> tuple[float, np.ndarray | None]:
-        """(median log return, return quantiles or None for a legacy one-output model)."""
+    def returns(self, raw: np.ndarray, sigma: float) -> tuple[float, np.ndarray | None]:
+        """(median log return, return quantiles or None for a legacy one-output model).
+
+        `sigma` is today's EWMA volatility: the unit of models whose meta says
+        target_unit "ewma_sigma" (older models predict the return itself).
+        """
         raw = np.asarray(raw, dtype=np.float64).reshape(1, -1)
+        unit = sigma if self.meta.get("target_unit") == "ewma_sigma" else 1.0
         if not self.meta.get("quantiles") or raw.shape[1] == 1:
-            return float(self.scaler.unscale_target(self.shrink * raw[:, 0])[0]), None
+            return float(self.scaler.unscale_target(self.shrink * raw[:, 0])[0]) * unit, None
         q = self.scaler.unscale_target(calibrated_quantiles(raw, self.shrink,
-                                                            self.band_scale))[0]
+                                                            self.band_scale))[0] * unit
         return float(q[MEDIAN_INDEX]), q
 
 
@@ -120,6 +125,7 @@ class ForecastService:
         last_close = float(rows[-1]["close"])
         as_of = str(rows[-1]["date"])
 
+        sigma = latest_sigma(rows)
         models: dict[str, Any] = {}
         quantiles: dict[str, np.ndarray] = {}
         for name, item in loaded.items():
@@ -128,7 +134,7 @@ class ForecastService:
                                   item.meta["features"])
             except NotEnoughHistory as exc:
                 raise ModelUnavailable(f"{symbol}: {exc}") from exc
-            ret, q = item.returns(item.model.predict(x))
+            ret, q = item.returns(item.model.predict(x), sigma)
             if q is not None:
                 quantiles[name] = q
             models[name] = {
