@@ -20,7 +20,7 @@ def test_login_and_logout(client):
     assert r.status_code == 302 and r.headers["Location"].endswith("/admin/")
     page = client.get("/admin/")
     assert page.status_code == 200 and 'id="retrain-form"' in page.get_data(as_text=True)
-    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["Cache-Control"] == "private, no-store"
     token = csrf_from(page.get_data(as_text=True))
     assert client.post("/admin/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/admin/").status_code == 302

@@ -101,6 +101,7 @@ def index():
         recent=[j.to_dict() for j in jobs.recent()],
         symbols=symbols,
         watched=[s for s in symbols if s.get("watched")],
+        training_available=jobs.training_available,
     )
 
 
@@ -111,9 +112,9 @@ def job_current():
     return jsonify({"job": current.to_dict() if current else None})
 
 
-def _start(kind: str, steps: list[list[str]], symbol: str | None, ok_message: str, weights=None):
+def _start(begin, ok_message: str):
     try:
-        _jobs().start(kind, steps, symbol=symbol, weights=weights)
+        begin()
         flash(ok_message, "info")
     except JobBusy as exc:
         flash(f"Not started: {exc}. Wait for it to finish.", "error")
@@ -123,24 +124,21 @@ def _start(kind: str, steps: list[list[str]], symbol: str | None, ok_message: st
 @bp.post("/retrain")
 @login_required
 def retrain():
+    if not _jobs().training_available:
+        flash("Retraining is not available on this instance (no training installed).", "error")
+        return redirect(url_for("admin.index"))
     try:
         sym = _backend().symbol(request.form.get("symbol", ""))["symbol"]
     except (BadSymbol, NotFound):
         flash("Choose a known symbol to retrain.", "error")
         return redirect(url_for("admin.index"))
-    # train + publish both models, then refresh the walk-forward backtest that the pages show
-    steps = [["train", sym, "--json", *_cfg().retrain_args]]
-    if _cfg().retrain_backtest:
-        steps.append(["backtest", sym, "--json", *_cfg().retrain_args])
-    return _start(
-        "retrain", steps, sym, f"Retraining {sym} started.", weights=[0.6, 0.4][: len(steps)]
-    )
+    return _start(lambda: _jobs().start_retrain(sym), f"Retraining {sym} started.")
 
 
 @bp.post("/refresh")
 @login_required
 def refresh():
-    return _start("refresh", [["refresh", "--json"]], None, "Data refresh started.")
+    return _start(_jobs().start_refresh, "Data refresh started.")
 
 
 @bp.post("/symbols")

@@ -1,4 +1,7 @@
-"""JSON API under /api/v1 plus /health and /version.  Errors are RFC 9457 problem responses."""
+"""JSON API under /api/v1 plus /version.  Errors are RFC 9457 problem responses.
+
+Each view declares its contract with `contract.operation`; the same declarations validate the
+request and generate /api/v1/openapi.json."""
 
 from __future__ import annotations
 
@@ -6,15 +9,21 @@ import platform
 import time
 from datetime import date
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
+from . import contract as c
 from .backend import BadSymbol, NotFound, Unavailable
-from .problems import ApiProblem, problem
+from .caching import cacheable
+from .problems import ApiProblem
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 meta = Blueprint("meta", __name__)
 
-DEFAULT_DAYS = 365
+DEFAULT_DAYS = c.DEFAULT_DAYS
+BAD_SYMBOL = "malformed symbol"
+UNKNOWN = "unknown symbol"
+NOT_YET = "no model or backtest yet (Retry-After)"
+SYMBOL_ERRORS = {400: BAD_SYMBOL, 404: UNKNOWN}
 
 
 def backend():
@@ -45,32 +54,6 @@ def _guard(fn, *args):
         ) from None
 
 
-def _days() -> int:
-    raw = request.args.get("days")
-    if raw is None or raw == "":
-        return DEFAULT_DAYS
-    hi = cfg().max_history_days
-    try:
-        days = int(raw)
-    except ValueError:
-        raise ApiProblem(
-            400,
-            f"days must be an integer between 1 and {hi}",
-            type_="invalid-parameter",
-            title="Invalid parameter",
-            parameter="days",
-        ) from None
-    if not 1 <= days <= hi:
-        raise ApiProblem(
-            400,
-            f"days must be between 1 and {hi}, got {days}",
-            type_="invalid-parameter",
-            title="Invalid parameter",
-            parameter="days",
-        )
-    return days
-
-
 def _stale(last_date: str | None) -> bool:
     if not last_date:
         return True
@@ -99,89 +82,107 @@ def _d(v):
 
 
 @bp.get("/symbols")
-def symbols():
-    watched = request.args.get("watched")
-    if watched not in (None, "", "true", "false"):
-        raise ApiProblem(
-            400,
-            "watched must be true or false",
-            type_="invalid-parameter",
-            title="Invalid parameter",
-            parameter="watched",
-        )
+@c.operation(
+    c.Operation(
+        "Stored symbols",
+        c.SymbolList,
+        query=c.SymbolsQuery,
+        errors={400: "invalid parameter", 503: "database unavailable"},
+    )
+)
+def symbols(watched: str | None = None):
     rows = backend().list_symbols(watched_only=watched == "true")
     return jsonify({"symbols": [symbol_row(s) for s in rows]})
 
 
 @bp.get("/symbols/<symbol>")
+@c.operation(c.Operation("One symbol", c.Symbol, path=c.SymbolPath, errors=SYMBOL_ERRORS))
 def symbol_detail(symbol: str):
     info = _guard(backend().symbol, symbol)
     return jsonify(symbol_row(info))
 
 
 @bp.get("/symbols/<symbol>/history")
-def history(symbol: str):
-    days = _days()
-    prices = _guard(backend().history, symbol, days)
-    sym = backend().validate(symbol)
-    return jsonify({"symbol": sym, "days": days, "prices": prices})
+@c.operation(
+    c.Operation(
+        "Daily prices, oldest first",
+        c.History,
+        path=c.SymbolPath,
+        query=c.HistoryQuery,
+        errors={400: "malformed symbol or days", 404: UNKNOWN},
+        cacheable=True,
+    )
+)
+def history(symbol: str, days: int):
+    return cacheable(_guard(backend().history_answer, symbol, days))
 
 
 @bp.get("/symbols/<symbol>/forecast")
+@c.operation(
+    c.Operation(
+        "Next trading day's close: each model and the ensemble",
+        c.Forecast,
+        path=c.SymbolPath,
+        errors={**SYMBOL_ERRORS, 503: NOT_YET},
+        cacheable=True,
+    )
+)
 def forecast(symbol: str):
-    body = _guard(backend().forecast_json, symbol)
-    return Response(body, mimetype="application/json")
+    return cacheable(_guard(backend().forecast_answer, symbol))
 
 
 @bp.get("/symbols/<symbol>/backtest")
+@c.operation(
+    c.Operation(
+        "Latest walk-forward backtest",
+        c.Backtest,
+        path=c.SymbolPath,
+        errors={**SYMBOL_ERRORS, 503: NOT_YET},
+        cacheable=True,
+    )
+)
 def backtest(symbol: str):
-    return jsonify(_guard(backend().backtest, symbol))
+    return cacheable(_guard(backend().backtest_answer, symbol))
 
 
 @bp.get("/models")
-def models():
-    sym = request.args.get("symbol")
+@c.operation(
+    c.Operation(
+        "Published models (latest version of each)",
+        c.ModelList,
+        query=c.ModelsQuery,
+        errors={400: "malformed symbol"},
+    )
+)
+def models(symbol: str | None = None):
     rows = backend().models()
-    if sym:
-        sym = _guard(backend().validate, sym)
+    if symbol:
+        sym = _guard(backend().validate, symbol)
         rows = [m for m in rows if m.get("symbol") == sym]
     return jsonify({"models": rows})
 
 
 @bp.get("/openapi.json")
 def openapi():
-    from .openapi import build_spec
+    from .openapi import spec_json
 
-    return jsonify(build_spec(current_app))
-
-
-@meta.get("/health")
-def health():
-    h = backend().health()
-    if h["ok"]:
-        return jsonify({"status": "ok", **h})
-    return problem(
-        503,
-        "; ".join(h["reasons"]),
-        title="Service unavailable",
-        type_="unhealthy",
-        **{k: v for k, v in h.items() if k != "ok"},
-    )
+    return current_app.response_class(spec_json(current_app), mimetype="application/json")
 
 
 @meta.get("/version")
+@c.operation(c.Operation("Name, version, commit and uptime", c.Version, tag="meta"))
 def version():
     from stocksense import __version__ as pkg_version  # noqa: PLC0415
 
-    c = cfg()
+    conf = cfg()
     started = current_app.extensions["stocksense.started"]
     return jsonify(
         {
             "name": "stocksense",
             "version": pkg_version,
             "api": "v1",
-            "commit": c.extra.get("STOCKSENSE_GIT_SHA"),
-            "environment": c.env,
+            "commit": conf.extra.get("STOCKSENSE_GIT_SHA"),
+            "environment": conf.env,
             "python": platform.python_version(),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "uptime_seconds": round(time.time() - started, 1),

@@ -7,6 +7,7 @@ import hmac
 import threading
 import time
 from collections import deque
+from urllib.parse import unquote, urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -116,10 +117,24 @@ def login_required(view):
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site relative paths are allowed as a post-login destination."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("admin.index")
+    """Only same-site paths are allowed as a post-login destination (else the admin page).
+
+    Browsers drop tabs and newlines and read a backslash as a slash, so a target is refused when
+    it has any control character, backslash or non-ASCII character, a scheme or a host, or does not
+    start with exactly one "/"."""
+    fallback = url_for("admin.index")
+    if not target or not target.isascii() or "\\" in target:
+        return fallback
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return fallback
+    if not target.startswith("/") or target.startswith("//"):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return fallback
+    if parts.path.startswith("//") or unquote(parts.path).startswith(("//", "/\\")):
+        return fallback
+    return target
 
 
 def limiter():

@@ -95,8 +95,8 @@ def run_server(cfg, app=None, ready=None) -> None:
     if app is None:
         app = create_app(cfg)
     backend = app.extensions["stocksense.backend"]
-    health = backend.health()  # loads the models now, not on the first request
-    log.info("models checked", extra={"ok": health["ok"], "reasons": health["reasons"]})
+    reasons = backend.warm_up()  # loads the models now, not on the first request
+    log.info("models checked", extra={"ok": not reasons, "reasons": reasons})
     server = create_server(
         app,
         host=cfg.host,

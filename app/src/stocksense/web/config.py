@@ -78,6 +78,23 @@ def _int(name: str, value: str | None, default: int, lo: int, hi: int) -> int:
     return n
 
 
+def _choice(name: str, value: str | None, default: str, allowed: tuple[str, ...]) -> str:
+    v = (value or default).strip().lower()
+    if v not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return v
+
+
+def _schedule(value: str) -> str:
+    from .schedule import parse_schedule
+
+    try:
+        parse_schedule(value)
+    except ValueError as exc:
+        raise ConfigError(f"STOCKSENSE_REFRESH_SCHEDULE: {exc}") from None
+    return value
+
+
 @dataclass(frozen=True)
 class WebConfig:
     env: str = "production"  # "production" | "development" | "testing"
@@ -101,6 +118,15 @@ class WebConfig:
         str, ...
     ] = ()  # extra `stocksense train`/`backtest` options, e.g. ("--epochs", "20")
     retrain_backtest: bool = True  # a retrain job also reruns the walk-forward backtest
+    # behind nginx, nginx owns the security headers; the app sends them when run alone
+    security_headers: bool = True
+    # when the daily data refresh runs (UTC): cacheable reads expire then
+    refresh_schedule: str = "Mon..Fri 22:30"
+    public_page_max_age: int = 60  # seconds a page that is the same for every visitor may be cached
+    job_runner: str = "local"  # "local" (children of this process: dev, tests) | "systemd"
+    systemctl: tuple[str, ...] = ("systemctl",)
+    training: str = "auto"  # "auto" | "true" | "false": is retraining offered on the admin page
+    ready_cache_seconds: float = 1.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -183,6 +209,18 @@ def load_web_config(
             100000,
         ),
         retrain_backtest=_bool(env.get("STOCKSENSE_RETRAIN_BACKTEST"), True),
+        security_headers=_bool(env.get("STOCKSENSE_SECURITY_HEADERS"), True),
+        refresh_schedule=_schedule(env.get("STOCKSENSE_REFRESH_SCHEDULE") or "Mon..Fri 22:30"),
+        public_page_max_age=_int(
+            "STOCKSENSE_PUBLIC_PAGE_MAX_AGE", env.get("STOCKSENSE_PUBLIC_PAGE_MAX_AGE"), 60, 0, 3600
+        ),
+        job_runner=_choice(
+            "STOCKSENSE_JOB_RUNNER", env.get("STOCKSENSE_JOB_RUNNER"), "local", ("local", "systemd")
+        ),
+        systemctl=tuple(shlex.split(env.get("STOCKSENSE_SYSTEMCTL") or "systemctl")),
+        training=_choice(
+            "STOCKSENSE_TRAINING", env.get("STOCKSENSE_TRAINING"), "auto", ("auto", "true", "false")
+        ),
         retrain_args=tuple(shlex.split(env.get("STOCKSENSE_RETRAIN_ARGS") or "")),
         extra={
             k: v

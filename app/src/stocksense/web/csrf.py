@@ -27,8 +27,8 @@ def rotate() -> str:
 
 def protect() -> None:
     """before_request hook: every unsafe request must carry the session's token."""
-    if request.method in SAFE_METHODS:
-        return
+    if request.method in SAFE_METHODS or request.routing_exception is not None:
+        return  # no such route or method: routing answers 404/405, not a CSRF failure
     expected = session.get("_csrf")
     sent = request.form.get(FIELD) or request.headers.get(HEADER) or ""
     if not expected or not hmac.compare_digest(str(expected), str(sent)):
