@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the systemd base image for throwaway test instances, offline from registries:
 # debootstrap a minimal Debian, add what Ansible and systemd need, import it into podman.
-# Usage: scripts/build-image.sh [bookworm|trixie]   (skips the build when the image exists)
+# Usage: scripts/build-image.sh [trixie|bookworm]   (skips the build when the image exists)
+# trixie (Debian 13) is the default AMI's release and the sandbox instance's; bookworm (Debian 12)
+# is the second platform of the scenarios that keep it.
 set -euo pipefail
 
-suite=${1:-bookworm}
+suite=${1:-trixie}
 image="localhost/stocksense-systemd:debian-${suite}"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 log() { printf '[build-image] %s\n' "$*"; }
@@ -16,7 +18,7 @@ fi
 
 case "$suite" in
   bookworm|trixie) ;;
-  *) echo "[build-image] unsupported suite '$suite' (bookworm or trixie)" >&2; exit 2 ;;
+  *) echo "[build-image] unsupported suite '$suite' (trixie or bookworm)" >&2; exit 2 ;;
 esac
 
 work=$(mktemp -d /var/tmp/stocksense-rootfs.XXXXXX)

@@ -1,6 +1,7 @@
 """The nginx role on change: tested reloads, a broken directive refused, extra vhosts, HSTS.
 
-These re-run the role through ansible-playbook with the scenario's variables plus the test's.
+These re-run the role through ansible-playbook with the scenario's variables plus the test's, on the
+first instance (trixie, the one whose ports are published).
 """
 
 from __future__ import annotations
@@ -20,24 +21,24 @@ SITE = "/etc/nginx/sites-available/stocksense.conf"
         ("nginx_site_extra_directives", "stocksense_bogus_directive on;", SITE),
     ],
 )
-def test_broken_directive_fails_the_play_and_nginx_keeps_serving(host, run_role, scenario_vars, variable, directive, path):
-    before = host.file(path).sha256sum
-    pid = master_pid(host)
+def test_broken_directive_fails_the_play_and_nginx_keeps_serving(first_host, run_role, scenario_vars, variable, directive, path):
+    before = first_host.file(path).sha256sum
+    pid = master_pid(first_host)
     result = run_role("nginx", {**scenario_vars, variable: [directive]})
     assert result.failed, result.output
     # nginx's own words, with the real file names rather than the scratch copy's.
     assert 'unknown directive "stocksense_bogus_directive"' in result.output
     assert "/tmp/nginx-candidate" not in result.output
-    assert host.file(path).sha256sum == before, "the failing template must not replace the live file"
-    assert host.run("nginx -t").rc == 0
-    assert master_pid(host) == pid
+    assert first_host.file(path).sha256sum == before, "the failing template must not replace the live file"
+    assert first_host.run("nginx -t").rc == 0
+    assert master_pid(first_host) == pid
     assert http_request(HTTPS, "/static/app.css", host=NAME, tls=True).status == 200
 
 
-def test_change_reloads_in_place_then_reverts_cleanly(host, run_role, scenario_vars):
-    host.check_output("mkdir -p /var/www/docs && echo docs-home > /var/www/docs/index.html")
-    pid = master_pid(host)
-    converged = {path: host.file(path).sha256sum for path in (SITE, "/etc/nginx/nginx.conf")}
+def test_change_reloads_in_place_then_reverts_cleanly(first_host, run_role, scenario_vars):
+    first_host.check_output("mkdir -p /var/www/docs && echo docs-home > /var/www/docs/index.html")
+    pid = master_pid(first_host)
+    converged = {path: first_host.file(path).sha256sum for path in (SITE, "/etc/nginx/nginx.conf")}
     changed = run_role("nginx", {
         **scenario_vars,
         "nginx_static_expires": "7d",
@@ -48,7 +49,7 @@ def test_change_reloads_in_place_then_reverts_cleanly(host, run_role, scenario_v
     })
     assert changed.rc == 0, changed.output
     assert changed.changed > 0
-    assert master_pid(host) == pid, "a configuration change must reload, not restart"
+    assert master_pid(first_host) == pid, "a configuration change must reload, not restart"
     static = http_request(HTTPS, "/static/app.css", host=NAME, tls=True)
     assert static.header("cache-control") == "max-age=604800"
     assert static.header("strict-transport-security") == "max-age=31536000"
@@ -58,15 +59,15 @@ def test_change_reloads_in_place_then_reverts_cleanly(host, run_role, scenario_v
     reverted = run_role("nginx", {**scenario_vars, "nginx_vhosts": [
         {"name": "docs", "server_names": ["docs.stocksense.test"], "root": "/var/www/docs", "state": "absent"}]})
     assert reverted.rc == 0, reverted.output
-    assert not host.file("/etc/nginx/sites-enabled/docs.conf").exists
-    assert not host.file("/etc/nginx/sites-available/docs.conf").exists
+    assert not first_host.file("/etc/nginx/sites-enabled/docs.conf").exists
+    assert not first_host.file("/etc/nginx/sites-available/docs.conf").exists
     assert http_request(HTTP, "/", host="docs.stocksense.test").status == 301  # back to the default site
     static = http_request(HTTPS, "/static/app.css", host=NAME, tls=True)
     assert static.header("cache-control") == "max-age=2592000"
     assert static.header("strict-transport-security") is None
-    assert master_pid(host) == pid
+    assert master_pid(first_host) == pid
     # Back to exactly the converged files (molecule's idempotence step proved those are stable).
-    assert {path: host.file(path).sha256sum for path in converged} == converged
+    assert {path: first_host.file(path).sha256sum for path in converged} == converged
 
 
 @pytest.mark.parametrize(
@@ -76,9 +77,9 @@ def test_change_reloads_in_place_then_reverts_cleanly(host, run_role, scenario_v
         ({"nginx_api_rate_burst": "many"}, "nginx_api_rate_burst"),
     ],
 )
-def test_bad_settings_are_refused_before_any_change(host, run_role, scenario_vars, bad, words):
-    before = host.file(SITE).sha256sum
+def test_bad_settings_are_refused_before_any_change(first_host, run_role, scenario_vars, bad, words):
+    before = first_host.file(SITE).sha256sum
     result = run_role("nginx", {**scenario_vars, **bad})
     assert result.failed
     assert words in result.output
-    assert host.file(SITE).sha256sum == before
+    assert first_host.file(SITE).sha256sum == before

@@ -1,7 +1,9 @@
 """The converged StockSense site, seen from the controller through the instance's published ports.
 
 Port 80 is published as 127.0.0.1:18080 and port 443 as 127.0.0.1:18443 (molecule.yml). No real
-certificate exists in this scenario, so nginx serves the self-signed placeholder.
+certificate exists in this scenario, so nginx serves the self-signed placeholder. Only the first
+instance (trixie) publishes ports: tests that touch the instance and then look through the ports use
+first_host; tests taking `host` run on every platform.
 """
 
 from __future__ import annotations
@@ -27,16 +29,16 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 @pytest.fixture
-def standin_upstream(host):
+def standin_upstream(first_host):
     """The echo stand-in (not the app) on 127.0.0.1:5005 inside the instance, for the length of a test."""
-    host.run("systemctl stop standin-upstream.service; systemctl reset-failed standin-upstream.service")
-    host.check_output("systemd-run --unit=standin-upstream --property=Type=simple /usr/local/bin/standin-upstream")
+    first_host.run("systemctl stop standin-upstream.service; systemctl reset-failed standin-upstream.service")
+    first_host.check_output("systemd-run --unit=standin-upstream --property=Type=simple /usr/local/bin/standin-upstream")
     for _ in range(50):
-        if host.run("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 5005), 1)'").rc == 0:
+        if first_host.run("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 5005), 1)'").rc == 0:
             break
         time.sleep(0.1)
     yield
-    host.run("systemctl stop standin-upstream.service")
+    first_host.run("systemctl stop standin-upstream.service")
 
 
 def test_configuration_passes_nginx_t(host):
@@ -68,8 +70,8 @@ def test_http_redirects_to_https_keeping_path_and_query():
     assert response.header("location") == f"https://{NAME}/api/v1/forecast?ticker=AAPL"
 
 
-def test_acme_challenge_is_served_over_plain_http(host):
-    host.check_output("echo token-content > /var/www/acme/.well-known/acme-challenge/test-token")
+def test_acme_challenge_is_served_over_plain_http(first_host):
+    first_host.check_output("echo token-content > /var/www/acme/.well-known/acme-challenge/test-token")
     response = http_request(HTTP, "/.well-known/acme-challenge/test-token", host=NAME)
     assert response.status == 200
     assert response.body == b"token-content\n"
@@ -100,8 +102,8 @@ def test_security_headers_on_pages_errors_and_static_files():
         assert "camera=()" in response.header("permissions-policy"), path
 
 
-def test_friendly_page_when_the_app_is_down(host):
-    host.run("systemctl stop standin-upstream.service")
+def test_friendly_page_when_the_app_is_down(first_host):
+    first_host.run("systemctl stop standin-upstream.service")
     response = http_request(HTTPS, "/", host=NAME, tls=True)
     assert response.status == 502
     assert b"StockSense is restarting" in response.body
@@ -120,7 +122,7 @@ def test_static_files_come_from_the_release_with_long_cache_and_gzip():
 
 
 @pytest.mark.usefixtures("standin_upstream")
-def test_proxy_headers_keepalive_and_gzip_json_reach_the_app(host):
+def test_proxy_headers_keepalive_and_gzip_json_reach_the_app(first_host):
     first = http_request(HTTPS, "/api/v1/echo?x=1", host=NAME, tls=True, headers={"Accept-Encoding": "gzip"})
     assert first.status == 200, first.body
     assert first.header("content-encoding") == "gzip"
@@ -135,7 +137,7 @@ def test_proxy_headers_keepalive_and_gzip_json_reach_the_app(host):
     assert "connection" not in headers or headers["connection"].lower() != "close"
     # Keepalive to the upstream: each worker reuses its idle connection to the app, so sequential
     # requests arrive over at most one connection per worker process.
-    workers = int(host.check_output("nproc --all"))
+    workers = int(first_host.check_output("nproc --all"))
     # (Under /, which has no rate limit, unlike /api/.)
     ports = {json.loads(http_request(HTTPS, f"/echo?n={n}", host=NAME, tls=True).body)["client_port"]
              for n in range(3 * workers + 2)}
