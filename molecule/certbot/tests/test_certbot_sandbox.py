@@ -1,0 +1,42 @@
+"""The renewal service in its sandbox (roles/certbot/tasks/hardening.yml) still renews and reloads nginx.
+
+The other tests call certbot directly; this one renews through certbot.service itself, the way the
+timer does, with a runtime-only drop-in that forces the renewal.
+"""
+
+from __future__ import annotations
+
+import re
+
+from conftest import master_pid, openssl_x509, peer_certificate_pem
+
+HTTPS = 18543
+NAME = "stocksense.test"
+LIVE = f"/etc/letsencrypt/live/{NAME}"
+FORCE = "/run/systemd/system/certbot.service.d/zz-test-force-renewal.conf"
+HOOK_LOG = "/var/log/letsencrypt/stocksense-deploy-hook.log"
+
+
+def test_renewal_service_is_sandboxed_below_exposure_5(host):
+    assert host.check_output("systemctl show -P ProtectSystem certbot.service") == "strict"
+    report = host.run("systemd-analyze security --no-pager certbot.service")
+    level = float(re.search(r"Overall exposure level for certbot.service: (\d+\.\d+)", report.stdout)[1])
+    print(f"certbot.service exposure: {level}")
+    assert level <= 5.0
+
+
+def test_sandboxed_service_renews_and_its_hook_reloads_nginx(host):
+    before = openssl_x509(peer_certificate_pem(HTTPS, NAME), "-serial")
+    reloads = host.file(HOOK_LOG).content_string.count(f"{LIVE}: nginx reloaded")
+    pid = master_pid(host)
+    host.check_output(f"mkdir -p {FORCE.rsplit('/', 1)[0]} && printf '[Service]\\nExecStart=\\n"
+                      "ExecStart=/usr/bin/certbot -q renew --force-renewal --no-random-sleep-on-renew\\n' > {FORCE}"
+                      " && systemctl daemon-reload")
+    try:
+        run = host.run("systemctl start certbot.service")
+        assert run.rc == 0, host.run("journalctl -u certbot.service -n 30 --no-pager").stdout
+    finally:
+        host.run(f"rm -f {FORCE} && systemctl daemon-reload")
+    assert host.file(HOOK_LOG).content_string.count(f"{LIVE}: nginx reloaded") == reloads + 1
+    assert openssl_x509(peer_certificate_pem(HTTPS, NAME), "-serial") != before
+    assert master_pid(host) == pid, "the hook reloads nginx, it does not restart it"
