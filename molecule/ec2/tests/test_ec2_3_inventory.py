@@ -7,6 +7,7 @@ through AWS_URL, maps it to its Elastic IP. Both group it by its tags.
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -92,8 +93,9 @@ def prod_and_staging(ec2):
 @pytest.mark.parametrize("env", ["prod", "staging", ENV])
 def test_environments_in_one_region_do_not_mix(prod_and_staging, env):
     """Each inventory lists only the instances of its own Env (STOCKSENSE_ENV, SANDBOX_ENV)."""
-    aws = inventory_list("inventories/aws", AWS_URL=MOTO_URL, STOCKSENSE_ENV=env)
-    sandbox = inventory_list("inventories/sandbox", SANDBOX_ENV=env)
-    for inventory in (aws, sandbox):
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        aws = pool.submit(inventory_list, "inventories/aws", AWS_URL=MOTO_URL, STOCKSENSE_ENV=env)
+        sandbox = pool.submit(inventory_list, "inventories/sandbox", SANDBOX_ENV=env)
+    for inventory in (aws.result(), sandbox.result()):
         assert set(inventory["_meta"]["hostvars"]) - {"localhost"} == {f"stocksense-{env}-web"}
         assert set(inventory["web"]["hosts"]) == {f"stocksense-{env}-web"}

@@ -4,6 +4,8 @@ a second run with the same state changes nothing.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from conftest import NAME, flat, inventory_list, live_instances, run_playbook
@@ -59,13 +61,16 @@ def test_start_changes_then_nothing_and_keeps_the_address_in_moto(ec2, stopped):
 
 
 def test_power_needs_a_state_and_an_instance():
-    missing = run_playbook("playbooks/power.yml")
-    assert missing.rc != 0
-    assert "playbooks/power.yml needs -e state=stopped or -e state=running" in flat(missing.output)
-    wrong = run_playbook("playbooks/power.yml", extra_vars={"state": "paused"})
-    assert wrong.rc != 0
-    assert "(got paused)" in flat(wrong.output)
-    nothing = run_playbook("playbooks/power.yml", extra_vars={"state": "stopped", "ec2_env": "nowhere"})
-    assert nothing.rc != 0
-    assert "No instance named stocksense-nowhere-web" in flat(nothing.output)
-    assert "run playbooks/provision.yml first" in flat(nothing.output)
+    """Three refused runs, independent of each other: side by side to keep the scenario short."""
+    cases = {
+        "missing": ({}, ["playbooks/power.yml needs -e state=stopped or -e state=running"]),
+        "wrong": ({"state": "paused"}, ["(got paused)"]),
+        "nothing": ({"state": "stopped", "ec2_env": "nowhere"}, ["No instance named stocksense-nowhere-web", "run playbooks/provision.yml first"]),
+    }
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = {name: pool.submit(run_playbook, "playbooks/power.yml", extra_vars=extra) for name, (extra, _) in cases.items()}
+    for name, (_, messages) in cases.items():
+        result = results[name].result()
+        assert result.rc != 0, result.output
+        for message in messages:
+            assert message in flat(result.output), (name, result.output)

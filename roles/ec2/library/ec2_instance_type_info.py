@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Why an in-repo module: neither amazon.aws 10 nor community.aws 10 (the pinned collections) has a
 # module for EC2 DescribeInstanceTypes. It is built on amazon.aws's AnsibleAWSModule, so region,
 # endpoint_url, profile and credentials work exactly as in the collection's own modules.
