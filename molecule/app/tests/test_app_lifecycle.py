@@ -123,6 +123,7 @@ def test_broken_release_is_rolled_back(first_host, run_role, scenario_vars, tmp_
     result = run_role("app", scenario_vars | {"app_wheel": str(wheel), "app_health_timeout": 15})
     assert result.failed, result.output[-3000:]
     assert "did not turn healthy" in result.output
+    assert "last /ready answer" in result.output, "the gate is readiness, not liveness"
     assert "deliberately broken release" in result.output
     assert "Rolled back" in result.output
     assert first_host.file("/opt/stocksense/current").linked_to == current
