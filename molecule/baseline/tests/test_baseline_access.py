@@ -142,3 +142,19 @@ def test_bad_settings_are_refused_before_any_change(first_host, run_role, scenar
     assert result.failed
     assert words in result.output
     assert (first_host.file(DROPIN).sha256sum, first_host.file("/etc/nftables.conf").sha256sum) == before
+
+
+def test_fail2ban_bans_a_source_that_keeps_failing_then_lets_it_back(first_host, ssh_key):
+    """Runs last: root logins (refused) until fail2ban bans this controller's address, then unban it."""
+    for _ in range(12):
+        ssh(ssh_key, "root", "true", extra=("-o", "ConnectTimeout=5"))
+        banned = first_host.check_output("fail2ban-client get sshd banip").split()
+        if banned:
+            break
+    assert banned, first_host.check_output("fail2ban-client status sshd")
+    try:
+        assert ssh(ssh_key, "admin", "true", extra=("-o", "ConnectTimeout=5")).returncode == 255
+    finally:
+        for address in banned:
+            first_host.run(f"fail2ban-client set sshd unbanip {address}")
+    assert ssh(ssh_key, "admin", "true").returncode == 0

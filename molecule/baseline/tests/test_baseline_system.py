@@ -7,6 +7,9 @@ import time
 
 import pytest
 
+from conftest import http_request
+from test_baseline_access import BLOCKED, HTTP, tcp_open
+
 
 def test_unattended_upgrade_runs_with_security_and_updates_origins(first_host):
     dry_run = first_host.run("unattended-upgrade --dry-run --debug")
@@ -59,15 +62,17 @@ def test_blocked_kernel_modules_cannot_be_loaded(first_host):
         assert f"install {module} /bin/false" in config
 
 
-@pytest.mark.parametrize("unit", ["ssh.service", "nftables.service", "cron.service"])
+@pytest.mark.parametrize("unit", ["ssh.service", "nftables.service", "fail2ban.service", "cron.service", "stocksense-probe@80.service"])
 def test_every_service_is_active_again_after_a_restart(first_host, unit, restarted):
     assert first_host.service(unit).is_running
     assert first_host.service(unit).is_enabled
 
 
-def test_firewall_and_ssh_are_back_after_a_restart(first_host, restarted):
+def test_firewall_is_back_after_a_restart(first_host, restarted):
     ruleset = first_host.check_output("nft list table inet stocksense_baseline")
     assert "policy drop" in ruleset
+    assert http_request(HTTP, "/", host="localhost").status == 200
+    assert not tcp_open(BLOCKED)
     assert first_host.run("systemctl is-system-running").stdout.strip() in {"running", "degraded"}
     assert first_host.run("systemctl --failed --no-legend").stdout.strip() == ""
 
