@@ -4,7 +4,8 @@
 #   make demo-down  remove what make demo started
 #   make test       everything CI runs: lint, controller tests, app tests, molecule scenarios
 #   make lint       yamllint, ansible-lint (production profile), ruff on app/
-#   make bench      the app's benchmarks (training, serving, walk-forward, web)
+#   make bench      the app's benchmarks (training, serving, walk-forward, web), then nginx's (sandbox)
+#   make soak       10 min at 200 req/s through nginx on the sandbox instance, memory capped at 1 GB
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -59,13 +60,14 @@ demo-down: venv
 	@scripts/demo.sh down
 
 .PHONY: test lint unit app-test molecule app-venv
+# Lint first (it fails fast); then the controller tests, the app suite and the molecule scenarios
+# side by side (scripts/molecule-parallel.sh), each one's output printed whole when it ends.
 # The log is kept in .cache/make-test.log; the last line adds up every pytest summary in it.
 test: setup app-venv
 	@mkdir -p .cache; start=$$(date +%s); \
 	{ $(MAKE) --no-print-directory lint; \
-	  $(MAKE) --no-print-directory unit; \
-	  $(MAKE) --no-print-directory app-test; \
-	  $(MAKE) --no-print-directory molecule; } 2>&1 | tee .cache/make-test.log; \
+	  scripts/molecule-parallel.sh -j $(MOLECULE_JOBS) $(SCENARIOS) \
+	    "unit=$(MAKE) --no-print-directory unit" "app-test=$(MAKE) --no-print-directory app-test"; } 2>&1 | tee .cache/make-test.log; \
 	echo "==> make test finished in $$(( $$(date +%s) - start ))s"; \
 	scripts/test-summary.sh .cache/make-test.log
 
@@ -103,3 +105,10 @@ molecule: setup app-venv
 bench: app-venv
 	@echo "==> benchmarks: training, serving, walk-forward, web (make -C app bench)"
 	@$(MAKE) --no-print-directory -C app bench
+	@echo "==> through nginx with TLS on the sandbox instance (scripts/bench-nginx.sh)"
+	@scripts/bench-nginx.sh
+
+# Not in make test: 10 minutes at 200 req/s through nginx on the sandbox instance (make demo), capped at 1 GB.
+.PHONY: soak
+soak:
+	@scripts/soak-nginx.sh

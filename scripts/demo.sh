@@ -71,10 +71,12 @@ up() {
   t0=$(date +%s)
   timed services services
   eval "$(scripts/moto.sh env)"
-  timed provision ansible-playbook site.yml -i "$inventory" --tags provision
-  timed sandbox ansible-playbook site.yml -i "$inventory" --tags sandbox
-  timed configure ansible-playbook site.yml -i "$inventory" --tags configure
-  timed check ansible-playbook site.yml -i "$inventory" --tags check
+  # Preflight is tagged always (every --tags run starts with it); here it runs once, up front.
+  timed preflight ansible-playbook site.yml -i "$inventory" --tags preflight
+  timed provision ansible-playbook site.yml -i "$inventory" --tags provision --skip-tags preflight
+  timed sandbox ansible-playbook site.yml -i "$inventory" --tags sandbox --skip-tags preflight
+  timed configure ansible-playbook site.yml -i "$inventory" --tags configure --skip-tags preflight
+  timed check ansible-playbook site.yml -i "$inventory" --tags check --skip-tags preflight
   log "stage times: ${stage_times[*]}; total $(( $(date +%s) - t0 ))s"
   cat <<DONE
 [demo]
