@@ -138,3 +138,20 @@ def test_missing_registry_is_unhealthy(trained_copy) -> None:
     shutil.rmtree(trained_copy.registry_url)
     health = ForecastService(trained_copy, get_engine(trained_copy)).health()
     assert health["ok"] is False and "no models loaded" in health["reasons"]
+
+
+def test_legacy_single_output_model_still_serves_its_point() -> None:
+    """Models published before quantile outputs: point as before, no band of their own."""
+    from stocksense.features.windows import Scaler
+    from stocksense.serving.service import _Loaded
+
+    scaler = Scaler(np.zeros(1), np.ones(1), 0.001, 0.02)
+    legacy = _Loaded(None, {"version": "old"}, None, scaler, 0.5)
+    ret, q = legacy.returns(np.array([[1.0]]), sigma=0.03)
+    assert q is None and ret == pytest.approx(0.001 + 0.5 * 0.02)
+    quantile = _Loaded(None, {"quantiles": [0.05, 0.1, 0.5, 0.9, 0.95],
+                              "target_unit": "ewma_sigma"}, None, scaler, 1.0,
+                       {"80": 1.0, "90": 1.0})
+    ret, q = quantile.returns(np.array([[-2.0, -1.0, 0.0, 1.0, 2.0]]), sigma=0.03)
+    assert ret == pytest.approx(0.001 * 0.03)
+    assert q[-1] == pytest.approx((0.001 + 2 * 0.02) * 0.03)
