@@ -37,6 +37,7 @@ def test_sandboxed_service_renews_and_its_hook_reloads_nginx(host):
         assert run.rc == 0, host.run("journalctl -u certbot.service -n 30 --no-pager").stdout
     finally:
         host.run(f"rm -f {FORCE} && systemctl daemon-reload")
-    assert host.file(HOOK_LOG).content_string.count(f"{LIVE}: nginx reloaded") == reloads + 1
+    hook_log = host.file(HOOK_LOG).content_string
+    assert hook_log.count(f"{LIVE}: nginx reloaded") == reloads + 1, hook_log + host.run("journalctl -u certbot.service -n 40 --no-pager").stdout
     assert openssl_x509(peer_certificate_pem(HTTPS, NAME), "-serial") != before
     assert master_pid(host) == pid, "the hook reloads nginx, it does not restart it"
