@@ -79,6 +79,8 @@ lint: venv
 	@$(BIN)/ansible-lint --offline
 	@echo "==> ruff (app/)"
 	@cd app && ../$(BIN)/ruff check src tests bench scripts
+	@echo "==> import-linter (app layers, app/.importlinter)"
+	@cd app && PYTHONPATH=src ../$(BIN)/lint-imports .importlinter
 	@echo "==> GitHub workflow against its schema (check-jsonschema)"
 	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 

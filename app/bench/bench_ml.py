@@ -46,7 +46,7 @@ symbol = sys.argv[2]
 from stocksense.config import load_settings
 from stocksense.data.db import get_engine
 if use_keras:
-    from stocksense.models.keras_serving import KerasForecastService as Service
+    from stocksense.pipeline.keras_serving import KerasForecastService as Service
 else:
     from stocksense.serving import ForecastService as Service
 base = rss()

@@ -15,7 +15,7 @@ def data():
 
 @pytest.mark.parametrize("name", ["transformer", "lstm"])
 def test_train_export_parity(data, name: str) -> None:
-    from stocksense.models.export import export_checked
+    from stocksense.pipeline.export import export_checked
     from stocksense.models.training import TrainConfig, configure_tensorflow, train_model
 
     configure_tensorflow()
@@ -38,7 +38,7 @@ def test_train_export_parity(data, name: str) -> None:
 
 def test_parity_gate_refuses_mismatch(data) -> None:
     from stocksense.models.architectures import build_transformer
-    from stocksense.models.export import ParityError, export_checked, parity, to_tflite
+    from stocksense.pipeline.export import ParityError, export_checked, parity, to_tflite
     from stocksense.models.training import configure_tensorflow
 
     configure_tensorflow()

@@ -113,7 +113,7 @@ def train(symbol: str, model_names: tuple[str, ...], epochs: int | None, days: i
         settings, engine = settings_and_engine()
         if days is not None and days < 1:
             raise UserError("--days must be positive")
-        from stocksense.models.pipeline import TrainOptions, load_rows
+        from stocksense.pipeline.train import TrainOptions, load_rows
 
         # Fail fast (and without TensorFlow) on an unknown symbol or short history.
         load_rows(engine, symbol, days or settings.train_days, settings.window)
@@ -124,7 +124,7 @@ def train(symbol: str, model_names: tuple[str, ...], epochs: int | None, days: i
             if len(names) > 1:
                 published = _train_each_in_child(symbol, names, epochs, days, seed, sink)
             else:
-                from stocksense.models.pipeline import train_symbol
+                from stocksense.pipeline.train import train_symbol
 
                 published = train_symbol(settings, engine, symbol, options, progress=sink)
         finally:
@@ -205,7 +205,7 @@ def backtest(symbol: str, refit_every: int | None, test_days: int | None, epochs
         if refit < 1 or tdays < 1:
             raise UserError("--refit-every and --test-days must be positive")
         from stocksense.backtest.walkforward import walk_forward
-        from stocksense.models.pipeline import load_rows
+        from stocksense.pipeline.train import load_rows
 
         rows = load_rows(engine, symbol, days or settings.train_days, settings.window)
         cfg = _train_config(epochs, seed, settings)

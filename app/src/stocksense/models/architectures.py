@@ -3,7 +3,7 @@
 Both map a (batch, window, features) tensor to quantiles of the scaled next-day
 log return (one output per level in stocksense.features.bands.QUANTILES).
 Both are built so that TFLite conversion yields builtin ops only, with a
-dynamic batch dimension (see models/export.py).
+dynamic batch dimension (see pipeline/export.py).
 """
 
 from __future__ import annotations

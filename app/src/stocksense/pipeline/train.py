@@ -66,7 +66,7 @@ def train_symbol(settings: Settings, engine: Engine, symbol: str, options: Train
     import keras
 
     from stocksense.models.architectures import inference_copy
-    from stocksense.models.export import export_checked
+    from stocksense.pipeline.export import export_checked
 
     window = settings.window
     rows = load_rows(engine, symbol, options.days or settings.train_days, window)
