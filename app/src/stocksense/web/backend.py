@@ -3,6 +3,7 @@ forecast cache.  Everything heavy (TensorFlow, pandas) stays out of this process
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -27,6 +28,7 @@ class Unavailable(RuntimeError):
     pass
 
 
+@functools.cache
 def _serving_errors():
     from stocksense.serving import errors
 

@@ -10,6 +10,8 @@ The app owns Cache-Control, ETag and Vary (nginx owns the security headers).  Po
 
 from __future__ import annotations
 
+import time
+
 from flask import Response, current_app, request
 
 from .schedule import parse_schedule
@@ -27,7 +29,14 @@ def _schedule():
 
 
 def until_refresh() -> str:
-    return f"public, max-age={_schedule().seconds_until_next()}"
+    """``public, max-age=<seconds to the next refresh>``, recomputed at most once a second."""
+    extensions = current_app.extensions
+    now = time.time()
+    memo = extensions.get("stocksense.until_refresh")
+    if memo is None or now - memo[0] >= 1.0:
+        memo = (now, f"public, max-age={_schedule().seconds_until_next()}")
+        extensions["stocksense.until_refresh"] = memo
+    return memo[1]
 
 
 def cacheable(answer, mimetype: str = "application/json") -> Response:
@@ -36,6 +45,15 @@ def cacheable(answer, mimetype: str = "application/json") -> Response:
     if request.if_none_match.contains_weak(answer.etag.strip('"')):
         return Response(status=304, headers=headers)
     return Response(answer.body, mimetype=mimetype, headers=headers)
+
+
+def public_page(answer) -> Response:
+    """A page that is the same for every visitor without a session: short public lifetime."""
+    max_age = current_app.extensions["stocksense.config"].public_page_max_age
+    headers = {"ETag": answer.etag, "Cache-Control": f"public, max-age={max_age}", "Vary": "Cookie"}
+    if request.if_none_match.contains_weak(answer.etag.strip('"')):
+        return Response(status=304, headers=headers)
+    return Response(answer.body, mimetype="text/html", headers=headers)
 
 
 def has_session_cookie() -> bool:

@@ -218,15 +218,37 @@ def _load(schema: Schema, data, where: str) -> dict:
         ) from None
 
 
+def _fast_path_check(schema: Schema | None):
+    """For path schemas made only of required strings with one Regexp each (the symbol), a check
+    using those very patterns: the hot read paths skip marshmallow's machinery when the values
+    match, and fall back to the full load (and its error) when they do not."""
+    if schema is None:
+        return None
+    patterns = {}
+    for name, fld in schema.fields.items():
+        regexps = [v for v in fld.validators if isinstance(v, validate.Regexp)]
+        if type(fld) is not fields.String or len(fld.validators) != 1 or not regexps:
+            return None
+        patterns[name] = regexps[0].regex.match
+
+    def check(values: dict) -> bool:
+        return values.keys() == patterns.keys() and all(
+            isinstance(values[k], str) and match(values[k]) for k, match in patterns.items()
+        )
+
+    return check
+
+
 def operation(op: Operation):
     """Declare a view's contract; the view receives validated path and query values."""
     path_schema = op.path() if op.path else None
     query_schema = op.query() if op.query else None
+    fast_path_ok = _fast_path_check(path_schema)
 
     def deco(view):
         @functools.wraps(view)
         def wrapper(**kwargs):
-            if path_schema is not None:
+            if path_schema is not None and not (fast_path_ok and fast_path_ok(kwargs)):
                 kwargs = _load(path_schema, kwargs, "path")
             if query_schema is not None:
                 kwargs.update(_load(query_schema, request.args.to_dict(), "query"))

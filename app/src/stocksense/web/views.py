@@ -9,7 +9,8 @@ from datetime import date
 from flask import Blueprint, abort, current_app, render_template
 
 from .api import symbol_row
-from .backend import BadSymbol, NotFound, Unavailable
+from .backend import Answer, BadSymbol, NotFound, Unavailable
+from .caching import has_session_cookie, public_page
 
 bp = Blueprint("views", __name__)
 log = logging.getLogger("stocksense.web.views")
@@ -53,8 +54,21 @@ def _stale_info(rows: list[dict]) -> dict | None:
     }
 
 
-@bp.get("/")
-def overview():
+def _overview_token() -> tuple:
+    """Everything the overview shows depends on: the watched rows, each forecast's version, the
+    date (staleness)."""
+    parts: list = [date.today().isoformat()]
+    for s in backend().list_symbols(watched_only=True):
+        try:
+            version = backend().forecast_answer(s["symbol"]).etag
+        except (NotFound, Unavailable) as exc:
+            version = str(exc)
+        row = (s["symbol"], s.get("name"), str(s.get("last_date")), s.get("n_days"))
+        parts.append((*row, version))
+    return tuple(parts)
+
+
+def _render_overview() -> str:
     rows = [symbol_row(s) for s in backend().list_symbols(watched_only=True)]
     table = []
     for r in rows:
@@ -66,6 +80,18 @@ def overview():
         table.append({"row": r, "forecast": fc, "reason": reason, "last_close": last_close})
     models = _model_names([t["forecast"] for t in table])
     return render_template("overview.html", table=table, models=models, stale=_stale_info(rows))
+
+
+@bp.get("/")
+def overview():
+    if has_session_cookie():  # the admin's page differs (navigation, forms): never shared
+        return _render_overview()
+    # the same bytes for every visitor until an input changes (checked at most once a second)
+    stale_days = current_app.extensions["stocksense.config"].stale_after_days
+    entry = backend().cache.entry(
+        f"page:overview:{stale_days}", _overview_token, lambda: _render_overview().encode()
+    )
+    return public_page(Answer(entry.payload, entry.etag))
 
 
 @bp.get("/symbols/<symbol>")
