@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -83,6 +84,11 @@ def test_failed_price_refresh_logs_and_keeps_the_data(first_host):
     try:
         run = first_host.run("systemctl start stocksense-refresh.service")
         assert run.rc == 0, run.stderr
+        # Type=exec: start returns once the job runs; wait for it to finish (RuntimeMaxSec bounds it).
+        for _ in range(120):
+            if unit_props(first_host, "stocksense-refresh.service", "ActiveState")["ActiveState"] != "active":
+                break
+            time.sleep(0.5)
         assert unit_props(first_host, "stocksense-refresh.service", "Result")["Result"] == "success"
         log = first_host.check_output(f"journalctl --no-pager -o cat -t stocksense-refresh --since '{since}'")
         events = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
