@@ -17,7 +17,7 @@ from conftest import http_request
 SSH, HTTP, BLOCKED = 19022, 19080, 19081
 DROPIN = "/etc/ssh/sshd_config.d/00-stocksense-baseline.conf"
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-            "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR", "-p", str(SSH)]
+            "-o", "ConnectTimeout=10", "-p", str(SSH)]
 
 
 def tcp_open(port: int, timeout: float = 4) -> bool:

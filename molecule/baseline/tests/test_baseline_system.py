@@ -39,7 +39,7 @@ def test_security_updates_are_installed_already(first_host):
 def test_login_sessions_give_others_nothing_get_a_private_tmp_and_no_core_dumps(first_host):
     """UMASK 027 from login.defs; pam_umask then mirrors the owner bits to the group for a user whose
     group is their own private group (Debian's USERGROUPS_ENAB), so admin's sessions get 007."""
-    assert first_host.file("/etc/login.defs").contains(r"^UMASK\s+027$")
+    assert first_host.file("/etc/login.defs").contains("^UMASK[[:space:]]*027$")
     umask, tmpdir, core = first_host.check_output("su - admin -c 'umask; echo $TMPDIR; ulimit -Hc'").splitlines()
     assert int(umask, 8) & 0o007 == 0o007, f"others must get no permissions, umask {umask}"
     assert tmpdir == f"/tmp/user/{first_host.user('admin').uid}"
