@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import ConfigError, WebConfig, load_web_config  # noqa: F401 - re-exported
@@ -61,9 +62,22 @@ def _flask(config: WebConfig, start_time: float | None) -> Flask:
     )
     app.json.sort_keys = False
     app.json.compact = True
+    app.session_interface = _SessionInterface()
     app.extensions["stocksense.config"] = config
     app.extensions["stocksense.started"] = start_time or time.time()
     return app
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per app instead of
+    on every request (the profile showed it on every API call, cookie or not)."""
+
+    def get_signing_serializer(self, app: Flask):
+        serializer = app.extensions.get("stocksense.session_serializer")
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            app.extensions["stocksense.session_serializer"] = serializer
+        return serializer
 
 
 def _trust_proxies(app: Flask, config: WebConfig) -> None:
