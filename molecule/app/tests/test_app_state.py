@@ -70,13 +70,15 @@ def test_serving_install_has_no_tensorflow(host):
     assert size_mb < 400
 
 
-def test_health_is_200_on_loopback(host):
-    health = fetch(host, "/health")
+def test_health_and_readiness_are_200_on_loopback(host):
+    health = fetch(host, "/health")  # liveness: the process answers
     assert health["status"] == 200, health
-    body = json.loads(health["body"])
-    assert body["status"] == "ok"
-    assert body["models_loaded"] >= 2
-    assert "MSFT" in body["symbols"]
+    assert json.loads(health["body"])["status"] == "ok"
+    ready = fetch(host, "/ready")  # readiness, the role's gate: the watched symbol has its models
+    assert ready["status"] == 200, ready
+    body = json.loads(ready["body"])
+    assert body["status"] == "ok" and body["database"] is True
+    assert body["watched"] == 1 and body["with_model"] == 1
 
 
 def test_listens_on_loopback_only(host):
