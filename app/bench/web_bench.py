@@ -101,10 +101,7 @@ def serve_variant(variant: str, home: str, port: int, cached: bool) -> None:
 
         service = ForecastService(settings, engine)
     else:
-        try:  # the ML core is moving keras_serving from models/ to pipeline/
-            from stocksense.pipeline.keras_serving import KerasForecastService
-        except ImportError:
-            from stocksense.models.keras_serving import KerasForecastService
+        from stocksense.pipeline.keras_serving import KerasForecastService
 
         service = KerasForecastService(settings, engine)
     cfg = load_web_config().with_overrides(
