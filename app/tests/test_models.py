@@ -15,8 +15,8 @@ def data():
 
 @pytest.mark.parametrize("name", ["transformer", "lstm"])
 def test_train_export_parity(data, name: str) -> None:
-    from stocksense.pipeline.export import export_checked
     from stocksense.models.training import TrainConfig, configure_tensorflow, train_model
+    from stocksense.pipeline.export import export_checked
 
     configure_tensorflow()
     events: list[dict] = []
@@ -38,8 +38,8 @@ def test_train_export_parity(data, name: str) -> None:
 
 def test_parity_gate_refuses_mismatch(data) -> None:
     from stocksense.models.architectures import build_transformer
-    from stocksense.pipeline.export import ParityError, export_checked, parity, to_tflite
     from stocksense.models.training import configure_tensorflow
+    from stocksense.pipeline.export import ParityError, export_checked, parity, to_tflite
 
     configure_tensorflow()
     model = build_transformer(20, data.x_val.shape[-1])
