@@ -40,12 +40,16 @@ def test_http_redirects_to_https(site):
     assert f"location: https://{site.domain}" in head.lower()
 
 
-def test_health_is_ok_with_every_model_loaded(site):
+def test_live_and_ready_with_every_watched_symbol_served(site):
+    """/health is liveness only; /ready says every watched symbol has its models (not degraded)."""
     status, headers, body = site.get("/health")
     assert status == 200
-    health = json.loads(body)
-    assert health["ok"] is True
-    assert health["models_loaded"] >= 2
+    assert json.loads(body) == {"status": "ok"}
+    status, headers, body = site.get("/ready")
+    assert status == 200
+    ready = json.loads(body)
+    assert ready["status"] == "ok", ready["reasons"]
+    assert ready["watched"] == ready["with_model"] == 3
 
 
 def test_forecast_api_through_nginx(site):
