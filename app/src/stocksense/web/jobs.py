@@ -145,6 +145,16 @@ def _iso(ts: float | None) -> str | None:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
+def notify_finished(hook: Callable[[Job], None] | None, job: Job) -> None:
+    """Tell the web layer a job ended (it drops cached answers); a failing hook fails nothing."""
+    if hook is None:
+        return
+    try:
+        hook(job)
+    except Exception:  # noqa: BLE001
+        log.warning("job on_finish hook failed", exc_info=True)
+
+
 def default_command_prefix() -> list[str]:
     """The `stocksense` CLI in this interpreter (with or without an installed console script)."""
     return [
@@ -290,11 +300,7 @@ class JobManager:
                 "seconds": round(job.finished_at - job.started_at, 2),
             },
         )
-        if self._on_finish is not None:
-            try:
-                self._on_finish(job)
-            except Exception:  # noqa: BLE001
-                log.warning("job on_finish hook failed", exc_info=True)
+        notify_finished(self._on_finish, job)
 
     def current(self) -> Job | None:
         return self._current

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from .jobs import Job, JobBusy, JobManager
+from .jobs import Job, JobBusy, JobManager, notify_finished
 
 log = logging.getLogger("stocksense.web.jobs")
 
@@ -182,11 +182,7 @@ class SystemdJobRunner:
         else:
             job.status, job.message = "succeeded", "done"
         log.info("job finished", extra={"job_id": job.id, "status": job.status, "unit": unit})
-        if self._on_finish is not None:
-            try:
-                self._on_finish(job)
-            except Exception:  # noqa: BLE001
-                log.warning("job on_finish hook failed", exc_info=True)
+        notify_finished(self._on_finish, job)
 
     def current(self) -> Job | None:
         with self._lock:
