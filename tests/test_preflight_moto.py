@@ -8,14 +8,12 @@ preflight passes, printing the account, the AMI found and the address.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 from pathlib import Path
 
 import boto3
 import pytest
-
+from moto_server import private_moto
 from test_preflight import BIN, REPO, base_env, good_vault, make_workdir, write_vault
 
 STACK = "stocksense-prod-web"
@@ -23,15 +21,8 @@ STACK = "stocksense-prod-web"
 
 @pytest.fixture(scope="module")
 def moto():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = str(sock.getsockname()[1])
-    env = {**os.environ, "MOTO_PORT": port}
-    subprocess.run([str(REPO / "scripts" / "moto.sh"), "start"], env=env, check=True, capture_output=True)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        subprocess.run([str(REPO / "scripts" / "moto.sh"), "stop"], env=env, check=False, capture_output=True)
+    with private_moto() as endpoint:
+        yield endpoint
 
 
 def run_preflight(workdir: Path, endpoint: str) -> str:

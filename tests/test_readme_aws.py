@@ -25,13 +25,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import boto3
 import pytest
+from moto_server import private_moto
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -89,12 +89,6 @@ def graph_group(graph: str, group: str) -> str:
     return "\n".join(body)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def copy_repository(dest: Path) -> Path:
     for name in COPIED:
         source = REPO / name
@@ -121,14 +115,9 @@ def make_home(home: Path) -> None:
 
 
 @pytest.fixture
-def moto(tmp_path):
-    port = str(free_port())
-    env = {**os.environ, "MOTO_PORT": port}
-    subprocess.run([str(REPO / "scripts" / "moto.sh"), "start"], env=env, check=True, capture_output=True)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        subprocess.run([str(REPO / "scripts" / "moto.sh"), "stop"], env=env, check=False, capture_output=True)
+def moto():
+    with private_moto() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
