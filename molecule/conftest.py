@@ -8,8 +8,6 @@ connection, exactly as a user's play would.
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,26 +17,9 @@ import pytest
 import testinfra
 
 REPO = Path(__file__).resolve().parent.parent
-# The ansible-playbook of the virtualenv running these tests, whatever PATH says.
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-RECAP = re.compile(r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)", re.M)
-
-
-@dataclass
-class PlayResult:
-    rc: int
-    output: str
-
-    @property
-    def changed(self) -> int:
-        match = RECAP.search(self.output)
-        assert match, f"no play recap in output:\n{self.output[-3000:]}"
-        return int(match["changed"])
-
-    @property
-    def failed(self) -> bool:
-        return self.rc != 0
+# The Ansible environment and recap parsing are shared with the ec2 scenario (tests/ansible_run.py).
+sys.path.insert(0, str(REPO / "tests"))
+from ansible_run import ANSIBLE_BIN, PlayResult, ansible_env  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -66,21 +47,13 @@ def run_role(first_host, tmp_path):
             f"        name: {role}\n"
             f"        tasks_from: {tasks_from}\n"
         )
-        env = dict(os.environ)
-        env.update(
-            ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-            ANSIBLE_ROLES_PATH=str(REPO / "roles"),
-            ANSIBLE_NOCOLOR="1",
-            # molecule exports ANSIBLE_FORCE_COLOR; colour codes would break the recap parsing.
-            ANSIBLE_FORCE_COLOR="0",
-        )
-        cmd = [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(playbook), "-e", json.dumps(role_vars or {})]
+        cmd = [str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), "-e", json.dumps(role_vars or {})]
         if check:
             cmd.append("--check")
         if verbose:
             cmd.append("-v")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
-        return PlayResult(proc.returncode, ANSI_ESCAPE.sub("", proc.stdout + proc.stderr))
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(), timeout=900, check=False)
+        return PlayResult(proc.returncode, proc.stdout + proc.stderr)
 
     return _run
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -19,13 +18,11 @@ import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-# The controller tests' helpers (tests/tripwire.py) serve this scenario too.
+# The controller tests' helpers (tests/tripwire.py, tests/ansible_run.py) serve this scenario too.
 sys.path.insert(0, str(REPO / "tests"))
+from ansible_run import ANSIBLE_BIN as BIN  # noqa: E402
+from ansible_run import PlayResult, ansible_env  # noqa: E402
 from tripwire import Tripwire  # noqa: E402
-
-BIN = Path(sys.executable).parent
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-RECAP = re.compile(r"^localhost\s*:\s*ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=\d+\s+failed=(?P<failed>\d+)", re.M)
 
 MOTO_PORT = os.environ.get("MOTO_PORT", "5011")
 MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
@@ -42,27 +39,8 @@ NEWEST_DEBIAN_AMD64_AMI = "ami-0d1e2b3a4c5d61302"
 NOBLE_ARM64_AMI = "ami-0a1b2c3d4e5f60025"
 
 
-class PlayResult:
-    """Exit code and output of one ansible-playbook run; changed= read from the play recap."""
-
-    def __init__(self, rc: int, output: str) -> None:
-        self.rc = rc
-        self.output = output
-
-    @property
-    def changed(self) -> int:
-        counts = [int(m["changed"]) for m in RECAP.finditer(ANSI.sub("", self.output))]
-        assert counts, f"no play recap for localhost in output:\n{self.output[-3000:]}"
-        return sum(counts)
-
-
 def moto_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
-        ANSIBLE_ROLES_PATH=str(REPO / "roles"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
+    env = ansible_env(
         ANSIBLE_DEPRECATION_WARNINGS="false",
         MOTO_PORT=MOTO_PORT,
         # Both inventories filter on the Env tag: the sandbox's from SANDBOX_ENV, the aws one's
@@ -114,7 +92,7 @@ def run_playbook(playbook: str, inventory: str | Path = "inventories/sandbox", e
     variables = {"ec2_env": ENV, **(extra_vars or {})}
     cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), playbook, "-e", json.dumps(variables)]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env or moto_env(), timeout=600, check=False)
-    return PlayResult(proc.returncode, proc.stdout + proc.stderr)
+    return PlayResult(proc.returncode, proc.stdout + proc.stderr, host="localhost")
 
 
 def plain(value):

@@ -1,0 +1,61 @@
+"""Running the repository's Ansible from a test: the environment, and the PLAY RECAP read back.
+
+Shared by the molecule scenarios' test helpers (molecule/conftest.py for every role scenario,
+molecule/ec2/tests/conftest.py for the moto-backed one); both put tests/ on sys.path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+# The ansible-* commands of the virtualenv running the tests, whatever PATH says.
+ANSIBLE_BIN = Path(sys.executable).parent
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+RECAP = re.compile(
+    r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",
+    re.MULTILINE,
+)
+
+
+def ansible_env(**extra: str) -> dict[str, str]:
+    """The caller's environment with the repository's ansible.cfg and roles, and no colour codes."""
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_ROLES_PATH=str(REPO / "roles"),
+        ANSIBLE_NOCOLOR="1",
+        # molecule exports ANSIBLE_FORCE_COLOR; colour codes would break the recap parsing.
+        ANSIBLE_FORCE_COLOR="0",
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class PlayResult:
+    """Exit code and output (colour codes removed) of one ansible-playbook run.
+
+    changed adds up the recap lines of `host`, or of every host when it is None.
+    """
+
+    rc: int
+    output: str
+    host: str | None = None
+
+    def __post_init__(self) -> None:
+        self.output = ANSI_ESCAPE.sub("", self.output)
+
+    @property
+    def changed(self) -> int:
+        counts = [int(m["changed"]) for m in RECAP.finditer(self.output) if self.host in (None, m["host"])]
+        assert counts, f"no play recap for {self.host or 'any host'} in output:\n{self.output[-3000:]}"
+        return sum(counts)
+
+    @property
+    def failed(self) -> bool:
+        return self.rc != 0
