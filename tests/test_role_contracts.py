@@ -5,6 +5,10 @@
 - Where a spec declares a default, it is exactly the value in defaults/main.yml.
 - Every variable in defaults/main.yml is named in the README's tables, and every role-prefixed name
   in the first column of those tables is a variable of defaults/main.yml (no stale rows).
+- The README's default column agrees with defaults/main.yml: a fixed default (a number, a boolean,
+  a short string, an empty list or mapping) is written as it is, in backticks, one per name in the
+  row or one for all of them; a default computed by Jinja or a long value may be described in words,
+  and an empty default the role requires may say "required". Backticked values are compared.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ import yaml
 ROLES_DIR = Path(__file__).resolve().parent.parent / "roles"
 ROLES = sorted(p.name for p in ROLES_DIR.iterdir() if (p / "defaults" / "main.yml").is_file())
 FIRST_CELL = re.compile(r"^\|([^|]*)\|")
+TWO_CELLS = re.compile(r"^\|([^|]*)\|([^|]*)\|")
 NAME = re.compile(r"`([a-z][a-z0-9_]*)`")
+# A default cell that only gives values: `a`, `b` or `a` / `b`, maybe with a trailing "(note)".
+LITERAL_CELL = re.compile(r"^`[^`]*`(?:\s*[,/]\s*`[^`]*`)*$")
+TRAILING_NOTE = re.compile(r"\s*\([^)]*\)\s*$")
 
 
 def defaults(role: str) -> dict:
@@ -38,6 +46,73 @@ def readme_names(role: str) -> set[str]:
         if cell:
             names.update(NAME.findall(cell.group(1)))
     return names
+
+
+def readme_default_rows(role: str) -> list[tuple[list[str], str]]:
+    """(variable names, default cell) of each README table row naming variables of defaults/main.yml."""
+    names_of_role = set(defaults(role))
+    rows = []
+    for line in (ROLES_DIR / role / "README.md").read_text().splitlines():
+        cells = TWO_CELLS.match(line)
+        if cells:
+            names = [name for name in NAME.findall(cells.group(1)) if name in names_of_role]
+            if names:
+                rows.append((names, cells.group(2).strip()))
+    return rows
+
+
+def cell_literals(cell: str) -> list[str] | None:
+    """The backticked values of a default cell, or None when the cell describes the default in words."""
+    bare = TRAILING_NOTE.sub("", cell)
+    return re.findall(r"`([^`]*)`", bare) if LITERAL_CELL.match(bare) else None
+
+
+def is_computed(value) -> bool:
+    """A default written with Jinja anywhere in it: the README describes it rather than repeating it."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(is_computed(item) for item in value.values())
+    if isinstance(value, list):
+        return any(is_computed(item) for item in value)
+    return False
+
+
+def must_be_literal(value) -> bool:
+    """Fixed defaults short enough that the README writes them out."""
+    if is_computed(value):
+        return False
+    if isinstance(value, str):
+        return "\n" not in value and len(value) <= 60
+    if isinstance(value, (list, dict)):
+        return len(value) == 0
+    return True
+
+
+def literal_equals(text: str, value) -> bool:
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        parsed = text
+    return parsed == value or text == value
+
+
+def readme_default_problems(role: str) -> list[str]:
+    values = defaults(role)
+    problems = []
+    for names, cell in readme_default_rows(role):
+        literals = cell_literals(cell)
+        if literals is None:
+            written_out = [n for n in names if must_be_literal(values[n]) and not ("required" in cell and not values[n])]
+            problems += [f"{n}: default {values[n]!r} described as {cell!r}; write it as `...`" for n in written_out]
+            continue
+        if len(literals) not in (1, len(names)):
+            problems.append(f"{', '.join(names)}: {len(literals)} values {literals} for {len(names)} names")
+            continue
+        for name, text in zip(names, literals * len(names) if len(literals) == 1 else literals):
+            if not is_computed(values[name]) and not literal_equals(text, values[name]):
+                problems.append(f"{name}: README says `{text}`, defaults/main.yml says {values[name]!r}")
+    return problems
 
 
 def prefix(role: str) -> str:
@@ -66,3 +141,8 @@ def test_readme_tables_name_every_variable_and_nothing_else(role):
     documented = {name for name in readme_names(role) if name.startswith(prefix(role))}
     assert sorted(set(defaults(role)) - documented) == [], "variables missing from the README's tables"
     assert sorted(documented - set(defaults(role))) == [], "README rows naming variables the role does not have"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_readme_defaults_equal_the_defaults_file(role):
+    assert readme_default_problems(role) == []
