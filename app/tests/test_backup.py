@@ -1,0 +1,294 @@
+"""`stocksense backup` / `stocksense restore` on a real SQLite database and real registry files.
+
+moto stands in for S3: a `moto.server.ThreadedMotoServer` on 127.0.0.1 (a free port), reached
+through AWS_ENDPOINT_URL exactly as the instance would reach S3 (botocore reads the variable).
+Local-directory destinations need no stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stocksense.backup import SCHEMA_VERSION, BackupError, run_backup, run_restore
+from stocksense.cli.backup_cmds import backup, restore
+from stocksense.config import Settings, load_settings
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _dump(db: Path) -> list[str]:
+    conn = sqlite3.connect(db)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def home(seeded_engine, settings: Settings) -> Settings:
+    """Bundled prices in the real SQLite file; a registry of real files (two versions, pointers)."""
+    seeded_engine.dispose()
+    reg = Path(settings.registry_url)
+    for version, payload in (("v1", b"model-one" * 1000), ("v2", b"model-two" * 1000)):
+        folder = reg / "MSFT" / "lstm" / "versions" / version
+        folder.mkdir(parents=True)
+        (folder / "model.tflite").write_bytes(payload)
+        (folder / "meta.json").write_text(json.dumps({"version": version}))
+    (reg / "MSFT" / "lstm" / "latest").write_text(json.dumps({"version": "v2"}))
+    return settings
+
+
+def _db(settings: Settings) -> Path:
+    return Path(settings.database_url.removeprefix("sqlite:///"))
+
+
+def _wreck(settings: Settings) -> None:
+    """Change the live data so a restore has something to undo."""
+    conn = sqlite3.connect(_db(settings))
+    conn.execute("DELETE FROM prices WHERE symbol = 'NVDA'")
+    conn.commit()
+    conn.close()
+    shutil.rmtree(Path(settings.registry_url) / "MSFT" / "lstm" / "versions" / "v1")
+    (Path(settings.registry_url) / "MSFT" / "lstm" / "latest").write_text('{"version": "v9"}')
+
+
+def test_local_round_trip_is_byte_identical(home: Settings, tmp_path: Path):
+    before_db, before_reg = _dump(_db(home)), _tree(Path(home.registry_url))
+    summary = run_backup(str(tmp_path / "dest"), home)
+    assert summary["files"] == 1 + len(before_reg)
+    dest = tmp_path / "dest"
+    assert (dest / "backups" / "LATEST").read_text().strip() == summary["backup"]
+    manifest = json.loads((dest / "backups" / summary["backup"] / "manifest.json").read_text())
+    # `latest` holds the same bytes as v2's meta.json: one blob, uploaded once
+    unique = {f["sha256"]: f["size"] for f in manifest["files"]}
+    assert summary["uploaded_bytes"] == sum(unique.values()) == summary["bytes"] - 17
+    assert summary["skipped"] == 1
+    assert sorted(p.name for p in (dest / "objects" / "sha256").iterdir()) == sorted(unique)
+    assert manifest["schema_version"] == SCHEMA_VERSION and manifest["database_kind"] == "sqlite"
+    assert {f["path"] for f in manifest["files"]} == {"database/stocksense.sqlite"} | {
+        f"registry/{p}" for p in before_reg}
+
+    _wreck(home)
+    assert _dump(_db(home)) != before_db
+    result = run_restore(str(dest), home)
+    assert result["restored"] == summary["backup"] and result["files"] == summary["files"]
+    assert _dump(_db(home)) == before_db
+    assert _tree(Path(home.registry_url)) == before_reg
+    assert not list(Path(home.home).glob("*.before-restore"))
+    assert not list(Path(home.home).glob(".restore-*"))
+
+
+def test_second_backup_uploads_only_changed_blobs(home: Settings, tmp_path: Path):
+    first = run_backup(str(tmp_path / "dest"), home)
+    new = Path(home.registry_url) / "MSFT" / "lstm" / "versions" / "v3"
+    new.mkdir()
+    (new / "model.tflite").write_bytes(b"model-three" * 500)
+    second = run_backup(str(tmp_path / "dest"), home)
+    assert second["backup"] != first["backup"]
+    assert second["files"] == first["files"] + 1
+    # the database did not change either: its snapshot hashes the same
+    assert second["uploaded_bytes"] == len(b"model-three" * 500)
+    assert second["skipped"] == first["files"]
+
+
+def test_online_backup_while_a_writer_holds_a_transaction(home: Settings, tmp_path: Path):
+    """The service keeps writing: the snapshot has the committed rows, not the open transaction."""
+    writer = sqlite3.connect(_db(home), timeout=1)
+    writer.execute("PRAGMA journal_mode=WAL")
+    committed = _dump(_db(home))
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("DELETE FROM prices")
+    try:
+        summary = run_backup(str(tmp_path / "dest"), home)
+    finally:
+        writer.rollback()
+        writer.close()
+    blob = _blob(tmp_path / "dest", summary["backup"], "database/stocksense.sqlite")
+    assert _dump(blob) == committed
+
+
+def _blob(dest: Path, backup_id: str, logical: str) -> Path:
+    manifest = json.loads((dest / "backups" / backup_id / "manifest.json").read_text())
+    digest = next(f["sha256"] for f in manifest["files"] if f["path"] == logical)
+    return dest / "objects" / "sha256" / digest
+
+
+def test_corrupt_blob_is_refused_and_nothing_changes(home: Settings, tmp_path: Path):
+    summary = run_backup(str(tmp_path / "dest"), home)
+    model = "registry/MSFT/lstm/versions/v2/model.tflite"
+    blob = _blob(tmp_path / "dest", summary["backup"], model)
+    data = bytearray(blob.read_bytes())
+    data[100] ^= 0x01  # one bit of one byte
+    blob.write_bytes(bytes(data))
+    _wreck(home)
+    live_db, live_reg = _db(home).read_bytes(), _tree(Path(home.registry_url))
+
+    result = CliRunner().invoke(restore, ["--from", str(tmp_path / "dest"), "--json"],
+                                env={"STOCKSENSE_HOME": str(home.home)})
+    assert result.exit_code == 1
+    event = json.loads(result.stderr.strip().splitlines()[-1])
+    assert event["event"] == "restore_failed"
+    assert blob.name in event["error"] and "corrupt" in event["error"]
+    assert "Traceback" not in result.output + result.stderr
+    assert _db(home).read_bytes() == live_db
+    assert _tree(Path(home.registry_url)) == live_reg
+    leftovers = [p.name for p in Path(home.home).iterdir()
+                 if p.name.startswith(".restore-") or p.name.endswith(".before-restore")]
+    assert leftovers == []
+
+
+def test_newer_schema_is_refused_with_exit_2(home: Settings, tmp_path: Path):
+    summary = run_backup(str(tmp_path / "dest"), home)
+    path = tmp_path / "dest" / "backups" / summary["backup"] / "manifest.json"
+    doc = json.loads(path.read_text())
+    doc["schema_version"] = SCHEMA_VERSION + 1
+    path.write_text(json.dumps(doc))
+    live_db = _db(home).read_bytes()
+    result = CliRunner().invoke(restore, ["--from", str(tmp_path / "dest")],
+                                env={"STOCKSENSE_HOME": str(home.home)})
+    assert result.exit_code == 2
+    error = json.loads(result.stderr.strip())["error"]
+    assert f"schema version {SCHEMA_VERSION + 1} is newer" in error
+    assert _db(home).read_bytes() == live_db
+
+
+@pytest.mark.parametrize(("dest", "message"), [
+    ("ftp://example/backups", "unsupported destination"),
+    ("s3://Not_A_Bucket/x", "not a valid S3 destination"),
+    ("s3://", "not a valid S3 destination"),
+    ("", "no destination given"),
+])
+def test_bad_destination_is_refused_clearly(home: Settings, dest: str, message: str):
+    result = CliRunner().invoke(backup, ["--to", dest, "--json"],
+                                env={"STOCKSENSE_HOME": str(home.home)})
+    assert result.exit_code == 1
+    event = json.loads(result.stderr.strip())
+    assert event == {"event": "backup_failed", "error": event["error"]}
+    assert message in event["error"]
+    assert json.loads(result.stdout) == {"ok": False, "error": event["error"]}
+
+
+def test_destination_that_is_a_file_is_refused(home: Settings, tmp_path: Path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(BackupError, match="exists and is not a directory"):
+        run_backup(str(tmp_path / "afile"), home)
+    with pytest.raises(BackupError, match="does not exist"):
+        run_restore(str(tmp_path / "nowhere"), home)
+
+
+def test_unknown_backup_id_and_path_tricks_are_refused(home: Settings, tmp_path: Path):
+    run_backup(str(tmp_path / "dest"), home)
+    with pytest.raises(BackupError, match="not a backup id"):
+        run_restore(str(tmp_path / "dest"), home, backup="../../etc")
+    with pytest.raises(BackupError, match="not found"):
+        run_restore(str(tmp_path / "dest"), home, backup="20000101T000000Z")
+
+
+# --- S3 (moto stands in for S3) -----------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_s3():
+    """moto stands in for S3: a ThreadedMotoServer on 127.0.0.1, fake credentials in the env."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(moto_s3, monkeypatch):
+    import boto3
+
+    env = {"AWS_ENDPOINT_URL": moto_s3, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3")
+    bucket = f"backups-{_free_port()}"
+    client.create_bucket(Bucket=bucket)
+    return env, client, bucket
+
+
+def test_s3_round_trip_through_the_cli(home: Settings, s3_env, tmp_path: Path):
+    """The commands as the timer and the restore playbook run them, in a child process."""
+    env, client, bucket = s3_env
+    dest = f"s3://{bucket}/stack-a"
+    before_db, before_reg = _dump(_db(home)), _tree(Path(home.registry_url))
+    child_env = {**env, "STOCKSENSE_HOME": str(home.home), "PATH": "/usr/bin:/bin"}
+    run = lambda *args: subprocess.run([sys.executable, "-m", "stocksense", *args],  # noqa: E731
+                                       env=child_env, capture_output=True, text=True, check=False)
+    made = run("backup", "--to", dest, "--json")
+    assert made.returncode == 0, made.stderr
+    summary = json.loads(made.stdout)
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert f"stack-a/backups/{summary['backup']}/manifest.json" in keys
+    assert "stack-a/backups/LATEST" in keys
+    # one blob per distinct content (`latest` and v2's meta.json are the same bytes)
+    assert sum(k.startswith("stack-a/objects/sha256/") for k in keys) == summary["files"] - 1
+
+    again = json.loads(run("backup", "--to", dest, "--json").stdout)
+    assert again["uploaded_bytes"] == 0 and again["skipped"] == again["files"]
+
+    _wreck(home)
+    restored = run("restore", "--from", dest, "--backup", summary["backup"], "--json")
+    assert restored.returncode == 0, restored.stderr
+    assert json.loads(restored.stdout)["restored"] == summary["backup"]
+    assert _dump(_db(home)) == before_db
+    assert _tree(Path(home.registry_url)) == before_reg
+
+
+def test_s3_missing_bucket_is_a_clear_error(home: Settings, s3_env):
+    with pytest.raises(BackupError, match="NoSuchBucket|does not exist"):
+        run_backup("s3://no-such-bucket-here/x", home)
+
+
+def test_forecasts_identical_after_restore(trained_copy: Settings, tmp_path: Path):
+    """Real tiny LiteRT models: the same forecast before the backup and after a restore."""
+    from stocksense.data.db import get_engine
+    from stocksense.serving import ForecastService
+
+    def forecast() -> dict:
+        engine = get_engine(trained_copy)
+        try:
+            return ForecastService(trained_copy, engine).forecast("MSFT")
+        finally:
+            engine.dispose()
+
+    before = forecast()
+    run_backup(str(tmp_path / "dest"), trained_copy)
+    shutil.rmtree(trained_copy.registry_url)
+    _db(trained_copy).unlink()
+    run_restore(str(tmp_path / "dest"), trained_copy)
+    assert json.dumps(forecast(), sort_keys=True, default=str) == json.dumps(
+        before, sort_keys=True, default=str)
+
+
+def test_settings_come_from_the_apps_loader(tmp_path: Path):
+    """STOCKSENSE_DATABASE_URL and STOCKSENSE_REGISTRY move what is backed up."""
+    settings = load_settings({"STOCKSENSE_HOME": str(tmp_path / "h"),
+                              "STOCKSENSE_DATABASE_URL": "sqlite:///" + str(tmp_path / "x.db"),
+                              "STOCKSENSE_REGISTRY": str(tmp_path / "reg")})
+    with pytest.raises(BackupError, match=str(tmp_path / "x.db")):
+        run_backup(str(tmp_path / "dest"), settings)
