@@ -102,7 +102,9 @@ def pg_restore_command(database_url: str, dump: Path) -> tuple[list[str], dict[s
 
 def libpq_target(database_url: str) -> tuple[str, dict[str, str]]:
     url = make_url(database_url)
-    plain = url.set(drivername="postgresql", password=None)
+    # URL.set(password=None) keeps the password: build the URL again without it
+    plain = URL.create("postgresql", username=url.username, host=url.host, port=url.port,
+                       database=url.database, query=url.query)
     env = {"PGPASSWORD": url.password} if url.password else {}
     return plain.render_as_string(hide_password=False), env
 
