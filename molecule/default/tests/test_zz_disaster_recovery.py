@@ -1,0 +1,213 @@
+"""Disaster-recovery drill on the whole sandbox stack, last of the scenario's tests (it replaces the
+instance).
+
+AWS cannot be reached here: moto on 127.0.0.1 stands in for S3 (the backup bucket the provision
+stage made); the instance is a real podman systemd container that reaches moto as 10.0.2.2.
+1. record the watched symbols, model versions and forecast answers (from the app on the
+   instance's loopback; NVDA's newest price row is deleted first, so the data is not what a fresh
+   instance would seed from the bundled prices and a restore that did not happen shows);
+2. run the backup as the timer does (systemctl start stocksense-backup.service);
+3. destroy the instance and its volume (teardown.yml, which keeps the backups; sandbox.yml then
+   removes the container);
+4. bring up a fresh instance with restore_from_backup=true (provision, sandbox, the app role:
+   the trained models are reused, nothing is retrained);
+5. the same symbols, model versions and byte-identical forecast answers.
+Then one byte of the backup's database object is flipped in moto's S3: restore refuses it and the
+running system keeps its data and answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+REPO = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
+INSTANCE = "stocksense-e2e-web"
+DB = "/var/lib/stocksense/stocksense.db"
+APP = "http://127.0.0.1:5005"
+RESTORE_CMD = ["systemd-run", "--quiet", "--wait", "--pipe", "--collect", "-p", "User=stocksense",
+               "-p", "EnvironmentFile=/etc/stocksense/stocksense.env", "-p", "EnvironmentFile=/etc/stocksense/backup.env",
+               "/opt/stocksense/current/venv/bin/stocksense", "restore", "--json", "--from"]
+
+# GET from inside the instance; the body base64-encoded so the comparison is byte for byte.
+_FETCH = r'''
+import base64, json, sys, urllib.request, urllib.error
+out = {}
+for url in sys.argv[1:]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            status, body = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read()
+    out[url] = {"status": status, "body": base64.b64encode(body).decode()}
+print(json.dumps(out))
+'''
+_DROP_NEWEST_NVDA = r'''
+import sqlite3
+db = sqlite3.connect("/var/lib/stocksense/stocksense.db")
+with db:
+    (newest,) = db.execute("select max(date) from prices where symbol = 'NVDA'").fetchone()
+    db.execute("delete from prices where symbol = 'NVDA' and date = ?", (newest,))
+print(newest)
+'''
+
+
+def instance(*command: str, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
+    run = subprocess.run(["podman", "exec", INSTANCE, *command], capture_output=True, text=True, timeout=timeout,
+                         check=False)
+    assert not check or run.returncode == 0, f"{command}: rc={run.returncode} {run.stdout[-2000:]} {run.stderr[-2000:]}"
+    return run
+
+
+def playbook(*args: str, timeout: int = 1800) -> tuple[str, float]:
+    """ansible-playbook against the sandbox inventory; (output, seconds)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    started = time.monotonic()
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/sandbox", *args],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    assert run.returncode == 0, f"{args}:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
+    return run.stdout, time.monotonic() - started
+
+
+def fetch(*paths: str) -> dict[str, dict]:
+    out = json.loads(instance("python3", "-c", _FETCH, *(APP + p for p in paths)).stdout)
+    return {p: {"status": out[APP + p]["status"], "body": base64.b64decode(out[APP + p]["body"])} for p in paths}
+
+
+def wait_ready(timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = instance("python3", "-c", _FETCH, APP + "/ready", check=False)
+        if run.returncode == 0 and json.loads(run.stdout)[APP + "/ready"]["status"] == 200:
+            return
+        assert time.monotonic() < deadline, f"/ready did not answer 200: {run.stdout[-500:]} {run.stderr[-500:]}"
+        time.sleep(1)
+
+
+def snapshot() -> dict:
+    """What the drill compares: the watched symbols, the served model versions, every forecast."""
+    listing = fetch("/api/v1/symbols?watched=true", "/api/v1/models")
+    symbols = sorted(s["symbol"] for s in json.loads(listing["/api/v1/symbols?watched=true"]["body"])["symbols"])
+    models = sorted((m["symbol"], m["model_name"], m["version"])
+                    for m in json.loads(listing["/api/v1/models"]["body"])["models"])
+    per_symbol = fetch(*(f"/api/v1/symbols/{s}{part}" for s in symbols for part in ("", "/forecast")))
+    assert all(answer["status"] == 200 for answer in per_symbol.values()), per_symbol
+    return {"symbols": symbols, "models": models, "answers": {p: a["body"] for p, a in per_symbol.items()}}
+
+
+def backup_destination() -> str:
+    unit = instance("systemctl", "cat", "stocksense-backup.service").stdout
+    return re.search(r" --to (s3://\S+)", unit).group(1)
+
+
+def s3():
+    """moto's S3 on this machine's loopback (the scenario's MOTO_PORT)."""
+    return boto3.client("s3", endpoint_url=f"http://127.0.0.1:{os.environ['MOTO_PORT']}", region_name="eu-west-1")
+
+
+def restore_summary(output: str) -> dict:
+    """The `stocksense restore --json` line the role prints (YAML or JSON callback format)."""
+    found = re.search(r'(\{\\?"restored\\?": [^\n]*?\})', output)
+    assert found, f"no restore summary in the play output:\n{output[-4000:]}"
+    return json.loads(found.group(1).replace('\\"', '"'))
+
+
+@pytest.fixture(scope="module")
+def drill() -> dict:
+    started = time.monotonic()
+    figures: dict = {}
+    # 1. Data a fresh instance would not have: NVDA without its newest day, served after a restart.
+    dropped = instance("runuser", "-u", "stocksense", "--", "python3", "-c", _DROP_NEWEST_NVDA).stdout.strip()
+    instance("systemctl", "restart", "stocksense.service")
+    wait_ready()
+    before = snapshot()
+    before_nvda = json.loads(before["answers"]["/api/v1/symbols/NVDA"])
+    # 2. The backup, as its timer runs it.
+    since = "@" + instance("date", "+%s.%N").stdout.strip()
+    instance("systemctl", "start", "stocksense-backup.service", timeout=900)
+    log = instance("journalctl", "-t", "stocksense-backup", "--since", since, "-o", "cat", "--no-pager").stdout
+    figures["backup"] = [json.loads(line) for line in log.splitlines() if line.startswith("{")][-1]
+    destination = backup_destination()
+    # 3. Instance and volume gone; the backups stay (teardown without teardown_delete_backups).
+    _, figures["teardown_seconds"] = playbook("playbooks/teardown.yml")
+    _, figures["remove_container_seconds"] = playbook("playbooks/sandbox.yml")
+    assert subprocess.run(["podman", "container", "exists", INSTANCE], check=False).returncode == 1
+    # 4. A fresh instance restored from the latest backup (site.yml's stages, the app role only).
+    output, figures["rebuild_seconds"] = playbook("site.yml", "--tags", "provision,sandbox,app", "-e", "restore_from_backup=true")
+    figures["restore"] = restore_summary(output)
+    wait_ready()
+    figures["drill_seconds"] = time.monotonic() - started
+    print(f"\ndisaster-recovery drill: {json.dumps(figures)}")
+    return {"before": before, "before_nvda": before_nvda, "dropped": dropped, "destination": destination,
+            "figures": figures}
+
+
+def test_backup_summary_counts_the_database_and_models(drill):
+    backup = drill["figures"]["backup"]
+    assert re.match(r"^\d{8}T\d{6}Z$", backup["backup"]) and backup["files"] > 1 and backup["bytes"] > 0, backup
+    assert drill["figures"]["restore"]["restored"] == backup["backup"]
+
+
+def test_fresh_instance_serves_the_same_symbols_models_and_forecasts(drill):
+    after = snapshot()
+    assert after["symbols"] == drill["before"]["symbols"] == ["AMZN", "MSFT", "NVDA"]
+    assert after["models"] == drill["before"]["models"]
+    for path, body in drill["before"]["answers"].items():
+        assert after["answers"][path] == body, f"{path} differs after the restore"
+
+
+def test_the_restored_data_is_the_backup_not_a_fresh_seed(drill):
+    """NVDA's newest bundled day was deleted before the backup: a re-seeded instance would have it."""
+    rows = instance("runuser", "-u", "stocksense", "--", "python3", "-c",
+                    "import sqlite3; print(sqlite3.connect('/var/lib/stocksense/stocksense.db')"
+                    ".execute(\"select count(*) from prices where symbol='NVDA' and date=?\", ('%s',)).fetchone()[0])"
+                    % drill["dropped"]).stdout.strip()
+    assert rows == "0"
+
+
+def test_second_run_with_the_database_present_changes_nothing(drill):
+    output, _ = playbook("site.yml", "--tags", "app", "--skip-tags", "preflight", "-e", "restore_from_backup=true")
+    recap = re.search(rf"^{INSTANCE}\s*:\s*ok=\d+\s+changed=(\d+)", output, re.MULTILINE)
+    assert recap and recap.group(1) == "0", output[-3000:]
+
+
+def test_corrupt_backup_object_is_refused_and_the_system_untouched(drill):
+    bucket, _, prefix = drill["destination"].removeprefix("s3://").partition("/")
+    client = s3()
+    base = f"{prefix.rstrip('/')}/" if prefix else ""
+    latest = client.get_object(Bucket=bucket, Key=f"{base}backups/LATEST")["Body"].read().decode().strip()
+    manifest = json.loads(client.get_object(Bucket=bucket, Key=f"{base}backups/{latest}/manifest.json")["Body"].read())
+    entry = next(f for f in manifest["files"] if f["path"].startswith("database/"))
+    key = f"{base}objects/sha256/{entry['sha256']}"
+    original = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    flipped = bytearray(original)
+    flipped[len(flipped) // 2] ^= 0x01
+    client.put_object(Bucket=bucket, Key=key, Body=bytes(flipped))
+    db_before = instance("sha256sum", DB).stdout
+    home_before = instance("ls", "-A", "/var/lib/stocksense").stdout
+    answers_before = snapshot()
+    try:
+        instance("systemctl", "stop", "stocksense.service")
+        refused = instance(*RESTORE_CMD, drill["destination"], "--backup", "latest", check=False)
+        print(f"restore of the corrupt backup: rc={refused.returncode} {refused.stderr.strip()[-500:]}")
+        assert refused.returncode == 1
+        error = json.loads(refused.stderr.strip().splitlines()[-1])
+        assert error["event"] == "restore_failed" and entry["sha256"][:12] in error["error"], error
+        assert instance("sha256sum", DB).stdout == db_before
+        assert instance("ls", "-A", "/var/lib/stocksense").stdout == home_before
+    finally:
+        client.put_object(Bucket=bucket, Key=key, Body=original)
+        instance("systemctl", "start", "stocksense.service")
+    wait_ready()
+    assert snapshot() == answers_before
+    assert hashlib.sha256(original).hexdigest() == entry["sha256"]
