@@ -104,9 +104,10 @@ def test_too_little_history(tmp_path: Path) -> None:
 
 
 def test_models_export_and_forecast_on_trained_home(trained_home: Path, tmp_path: Path) -> None:
-    listed = run_cli(trained_home, "models", "--json", env=TINY_ENV)
+    listed = run_cli(trained_home, "models", "list", "--json", env=TINY_ENV)
     assert listed.returncode == 0
-    assert {m["model_name"] for m in _json_lines(listed.stdout)[0]} == {"transformer", "lstm"}
+    names = {m["model_name"] for m in _json_lines(listed.stdout)[0]["models"]}
+    assert names == {"transformer", "lstm"}
     out = tmp_path / "exported"
     exported = run_cli(trained_home, "export", "MSFT", "--out", str(out), "--json", env=TINY_ENV)
     assert exported.returncode == 0, exported.stderr

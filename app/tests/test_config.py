@@ -33,3 +33,19 @@ def test_env_file_and_environment_precedence(tmp_path: Path) -> None:
 def test_bad_integer_is_reported() -> None:
     with pytest.raises(ValueError, match="STOCKSENSE_WINDOW"):
         load_settings({"STOCKSENSE_WINDOW": "sixty"})
+
+
+def test_one_env_file_parser_for_settings_and_web(tmp_path) -> None:
+    """config.load_settings and web.config read env files with the same parser: a bad line is an
+    error naming the file and line in both (it used to be skipped silently by one of them)."""
+    from stocksense.config import EnvFileError
+    from stocksense.web.config import ConfigError, load_web_config
+
+    env_file = tmp_path / "bad.env"
+    env_file.write_text("STOCKSENSE_WINDOW=30\nSTOCKSENSE_EPOCHS 5\n")
+    with pytest.raises(EnvFileError, match=r"bad.env:2: expected KEY=VALUE"):
+        load_settings({}, env_file=env_file)
+    with pytest.raises(ConfigError, match=r"bad.env:2: expected KEY=VALUE"):
+        load_web_config(environ={}, env_file=env_file)
+    env_file.write_text("export STOCKSENSE_WINDOW='30'\n")
+    assert load_settings({}, env_file=env_file).window == 30

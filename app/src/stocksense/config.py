@@ -38,15 +38,36 @@ class Settings:
         return self.home / "logs"
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
+class EnvFileError(ValueError):
+    """An env file line that is not KEY=VALUE; the message names the file and the line."""
+
+
+def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The one parser of StockSense env files (settings, web, the role's checks).
+
+    KEY=VALUE lines; blank lines and # comments are skipped; an optional `export ` prefix; one pair
+    of matching single or double quotes around the value is removed. Any other line is an error
+    naming the file and line, never silently skipped: a typo must not drop a setting.
+    """
     values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
+    text = Path(path).read_text(encoding="utf-8")
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
             continue
-        key, _, value = line.partition("=")
-        values[key.strip()] = value.strip().strip('"').strip("'")
+        key, value = _env_pair(line.removeprefix("export ").lstrip(), path, lineno)
+        values[key] = value
     return values
+
+
+def _env_pair(line: str, path: str | os.PathLike[str], lineno: int) -> tuple[str, str]:
+    key, sep, value = line.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key or not key.replace("_", "").isalnum():
+        raise EnvFileError(f"{path}:{lineno}: expected KEY=VALUE")
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    return key, value
 
 
 def load_settings(
@@ -54,7 +75,7 @@ def load_settings(
 ) -> Settings:
     env: dict[str, str] = {}
     if env_file is not None and Path(env_file).exists():
-        env.update(_read_env_file(Path(env_file)))
+        env.update(read_env_file(env_file))
     env.update(environ)  # real environment wins over the file
     home = Path(env.get("STOCKSENSE_HOME") or _default_home()).expanduser()
     database_url = env.get("STOCKSENSE_DATABASE_URL") or f"sqlite:///{home}/stocksense.db"

@@ -2,6 +2,9 @@
 
 Heavy modules (tensorflow, pandas, yfinance) are imported inside the commands
 that need them, so importing this module (as the web server does) stays light.
+
+The ops interface (what roles and scripts call, app/INTERFACES.md): config check, data sync,
+models list, release export, wait-ready; each with --json printing one object on stdout.
 """
 
 from __future__ import annotations
@@ -9,8 +12,11 @@ from __future__ import annotations
 import click
 
 from stocksense.cli.common import StockSenseGroup
-from stocksense.cli.data_cmds import import_csv, ingest, refresh, seed, symbols
+from stocksense.cli.config_cmds import config
+from stocksense.cli.data_cmds import data, import_csv, ingest, refresh, seed, symbols
 from stocksense.cli.model_cmds import backtest, export, forecast, models, train
+from stocksense.cli.ready_cmds import wait_ready
+from stocksense.cli.release_cmds import release
 
 
 @click.group(cls=StockSenseGroup)
@@ -19,8 +25,13 @@ def cli() -> None:
     """StockSense: daily stock forecasts (Transformer + LSTM, served with LiteRT)."""
 
 
-for _command in (ingest, seed, import_csv, refresh, symbols, train, backtest, export, models,
-                 forecast):
+# One line per command module; a new module adds its own line.
+COMMANDS: list[click.Command] = []
+COMMANDS += [ingest, seed, import_csv, refresh, symbols, data]
+COMMANDS += [train, backtest, export, models, forecast]
+COMMANDS += [config, release, wait_ready]
+
+for _command in COMMANDS:
     cli.add_command(_command)
 
 from stocksense.web.cli import register as _register_web  # noqa: E402  (web: serve, create-admin)

@@ -93,3 +93,32 @@ def print_table(headers: list[str], rows: list[list[Any]]) -> None:
     click.echo("  ".join("-" * w for w in widths))
     for row in cells:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+# --- The ops commands' output contract (app/INTERFACES.md, "The CLI as the ops interface") -----
+# With --json: exactly one JSON object on stdout (stocksense.layout.result). Human text always goes
+# to stderr, so a caller can parse stdout whatever the command logs. Exit codes: 0 ok, 1 the check
+# or wait failed, 2 bad input (a usage error, an unknown symbol, a missing file).
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def say(text: str) -> None:
+    """A human line for the ops commands: always stderr."""
+    click.echo(text, err=True)
+
+
+def finish(as_json: bool, text: str, *, ok: bool = True, code: int = 0, **fields: Any) -> None:
+    """End an ops command: the JSON result (or the human summary) and the exit code."""
+    from stocksense.layout import result
+
+    if as_json:
+        emit_json(result(ok, **fields))
+    say(text)
+    if code:
+        raise SystemExit(code)
+
+
+def fail(as_json: bool, message: str, code: int = EXIT_BAD_INPUT, **fields: Any) -> None:
+    """A clear one-line error (`stocksense: error: ...` on stderr), with error in the JSON."""
+    finish(as_json, f"stocksense: error: {message}", ok=False, code=code, error=message, **fields)

@@ -1,10 +1,10 @@
-"""Data commands: ingest, seed, import-csv, refresh, symbols."""
+"""Data commands: ingest, seed, import-csv, refresh, symbols, data sync."""
 
 from __future__ import annotations
 
 import click
 
-from stocksense.cli.common import emit_json, print_table, settings_and_engine
+from stocksense.cli.common import emit_json, fail, finish, print_table, settings_and_engine
 
 
 def _ingest_one(settings, engine, symbol: str, period: str) -> dict:  # type: ignore[no-untyped-def]
@@ -136,3 +136,34 @@ def symbols(as_json: bool) -> None:
     print_table(["symbol", "name", "watched", "first", "last", "days"],
                 [[s["symbol"], s["name"], s["watched"], s["first_date"], s["last_date"],
                   s["n_days"]] for s in items])
+
+
+@click.group()
+def data() -> None:
+    """The database of a deployment."""
+
+
+@data.command("sync")
+@click.option("--backtests", "backtests_dir", type=click.Path(file_okay=False), required=True,
+              help="Folder of <SYMBOL>.json backtests exported on the controller.")
+@click.argument("watchlist", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def sync(backtests_dir: str, watchlist: tuple[str, ...], as_json: bool) -> None:
+    """Seed missing prices, apply WATCHLIST, import changed backtests (see data/sync.py).
+
+    Idempotent: {"ok": true, "changed": false, "actions": []} when nothing had to change. Exit 2
+    when a watched symbol has no prices and none are bundled (what was done so far is kept).
+    """
+    from pathlib import Path
+
+    from stocksense.data.symbols import validate_symbol
+    from stocksense.data.sync import NothingToSeed, sync_deployment
+
+    symbols = [validate_symbol(s) for s in watchlist]
+    _settings, engine = settings_and_engine()  # creates and migrates the database
+    try:
+        actions = sync_deployment(engine, symbols, Path(backtests_dir))
+    except NothingToSeed as exc:
+        fail(as_json, str(exc), changed=bool(exc.actions), actions=exc.actions)
+    finish(as_json, "; ".join(actions) or "database already in line with the deployment",
+           changed=bool(actions), actions=actions)

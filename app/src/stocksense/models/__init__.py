@@ -1,3 +1,5 @@
 """Training-side code (needs the `train` extra: TensorFlow/Keras). Never imported by serving."""
 
-MODEL_NAMES = ("transformer", "lstm")
+from stocksense.layout import MODEL_NAMES
+
+__all__ = ["MODEL_NAMES"]

@@ -1,11 +1,8 @@
 """Model registry.
 
-Layout (same keys on a folder or S3):
-    {SYMBOL}/{model}/versions/{version}/model.tflite
-    {SYMBOL}/{model}/versions/{version}/meta.json   written after the model; holds its sha256
-    {SYMBOL}/{model}/latest                          {"version": ...}, written last
-A version is visible only once meta.json exists, and serving follows `latest`,
-so a crash mid-publish never exposes a half-written model.
+Layout: stocksense.layout (the same keys on a folder or S3). A version is visible only once
+meta.json exists, and serving follows `latest`, so a crash mid-publish never exposes a
+half-written model.
 """
 
 from __future__ import annotations
@@ -15,10 +12,20 @@ import hashlib
 import json
 from typing import Any
 
+from stocksense.layout import (
+    META_FILE,
+    MODEL_FILE,
+    MODEL_NAMES,
+    latest_key,
+    latest_pointer,
+    read_latest_pointer,
+    version_key,
+    versions_key,
+)
 from stocksense.registry.stores import ArtifactStore, LocalStore, S3Store
 
-MODEL_FILE = "model.tflite"
-META_FILE = "meta.json"
+__all__ = ["MODEL_FILE", "META_FILE", "CorruptArtifact", "ModelRegistry", "content_hash",
+           "open_registry"]
 
 
 class CorruptArtifact(RuntimeError):
@@ -34,11 +41,8 @@ class ModelRegistry:
         self.store = store
 
     @staticmethod
-    def _base(symbol: str, model_name: str) -> str:
-        return f"{symbol}/{model_name}"
-
-    def latest_key(self, symbol: str, model_name: str) -> str:
-        return f"{self._base(symbol, model_name)}/latest"
+    def latest_key(symbol: str, model_name: str) -> str:
+        return latest_key(symbol, model_name)
 
     def publish(self, symbol: str, model_name: str, model_bytes: bytes,
                 meta: dict[str, Any], version: str | None = None,
@@ -47,7 +51,7 @@ class ModelRegistry:
         digest = content_hash(model_bytes)
         now = dt.datetime.now(dt.UTC)
         version = version or f"{now:%Y%m%dT%H%M%S}Z-{digest[7:15]}"
-        base = f"{self._base(symbol, model_name)}/versions/{version}"
+        base = version_key(symbol, model_name, version)
         full_meta = {**meta, "symbol": symbol, "model_name": model_name, "version": version,
                      "created_at": now.isoformat(timespec="seconds"), "content_hash": digest,
                      "artifact": MODEL_FILE,
@@ -58,25 +62,24 @@ class ModelRegistry:
             self.store.write_bytes(f"{base}/{name}", data)
         self.store.write_bytes(f"{base}/{META_FILE}",
                                json.dumps(full_meta, indent=2, sort_keys=True).encode())
-        self.store.write_bytes(self.latest_key(symbol, model_name),
-                               json.dumps({"version": version}).encode())
+        self.store.write_bytes(latest_key(symbol, model_name), latest_pointer(version))
         full_meta["artifact_uri"] = self.store.uri(f"{base}/{MODEL_FILE}")
         return full_meta
 
     def latest_version(self, symbol: str, model_name: str) -> str | None:
-        raw = self.store.read_bytes(self.latest_key(symbol, model_name))
+        raw = self.store.read_bytes(latest_key(symbol, model_name))
         if raw is None:
             return None
         try:
-            return str(json.loads(raw)["version"])
+            return read_latest_pointer(raw)
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptArtifact(f"{symbol}/{model_name}: unreadable latest pointer") from exc
 
     def latest_stamp(self, symbol: str, model_name: str) -> object | None:
-        return self.store.stamp(self.latest_key(symbol, model_name))
+        return self.store.stamp(latest_key(symbol, model_name))
 
     def versions(self, symbol: str, model_name: str) -> list[str]:
-        return self.store.list_children(f"{self._base(symbol, model_name)}/versions")
+        return self.store.list_children(versions_key(symbol, model_name))
 
     def symbols(self) -> list[str]:
         return self.store.list_children("")
@@ -85,7 +88,7 @@ class ModelRegistry:
         return self.store.list_children(symbol)
 
     def read_meta(self, symbol: str, model_name: str, version: str) -> dict[str, Any]:
-        key = f"{self._base(symbol, model_name)}/versions/{version}/{META_FILE}"
+        key = version_key(symbol, model_name, version, META_FILE)
         raw = self.store.read_bytes(key)
         if raw is None:
             raise CorruptArtifact(f"{symbol}/{model_name}@{version}: metadata missing")
@@ -93,8 +96,7 @@ class ModelRegistry:
             meta = json.loads(raw)
         except ValueError as exc:
             raise CorruptArtifact(f"{symbol}/{model_name}@{version}: metadata is not JSON") from exc
-        meta["artifact_uri"] = self.store.uri(
-            f"{self._base(symbol, model_name)}/versions/{version}/{MODEL_FILE}")
+        meta["artifact_uri"] = self.store.uri(version_key(symbol, model_name, version, MODEL_FILE))
         return meta
 
     def load(self, symbol: str, model_name: str,
@@ -104,8 +106,7 @@ class ModelRegistry:
         if version is None:
             raise FileNotFoundError(f"no published {model_name} model for {symbol}")
         meta = self.read_meta(symbol, model_name, version)
-        data = self.store.read_bytes(
-            f"{self._base(symbol, model_name)}/versions/{version}/{MODEL_FILE}")
+        data = self.store.read_bytes(version_key(symbol, model_name, version, MODEL_FILE))
         if data is None:
             raise CorruptArtifact(f"{symbol}/{model_name}@{version}: model file missing")
         if content_hash(data) != meta.get("content_hash"):
@@ -118,12 +119,35 @@ class ModelRegistry:
         """An extra file of a version (e.g. the Keras model), hash-checked."""
         meta = self.read_meta(symbol, model_name, version)
         expected = (meta.get("extra_files") or {}).get(name)
-        data = self.store.read_bytes(f"{self._base(symbol, model_name)}/versions/{version}/{name}")
+        data = self.store.read_bytes(version_key(symbol, model_name, version, name))
         if expected is None or data is None:
             raise CorruptArtifact(f"{symbol}/{model_name}@{version}: no {name} stored")
         if content_hash(data) != expected:
             raise CorruptArtifact(f"{symbol}/{model_name}@{version}: {name} hash mismatch")
         return data
+
+    def latest_versions(self, symbols: list[str] | None = None) -> dict[str, dict[str, str | None]]:
+        """{symbol: {model name: latest version or None}} for every served model name."""
+        return {symbol: {name: self.latest_version(symbol, name) for name in MODEL_NAMES}
+                for symbol in (self.symbols() if symbols is None else symbols)}
+
+    def copy_latest(self, target: ModelRegistry, symbol: str, model_name: str) -> str | None:
+        """Copy the latest version of a model, byte for byte, into target (pointer written last).
+
+        Only that version: a release ships what serves, older versions stay where they were.
+        """
+        version = self.latest_version(symbol, model_name)
+        if version is None:
+            return None
+        meta = self.read_meta(symbol, model_name, version)
+        for name in (MODEL_FILE, *sorted(meta.get("extra_files") or {}), META_FILE):
+            data = self.store.read_bytes(version_key(symbol, model_name, version, name))
+            if data is None:
+                raise CorruptArtifact(f"{symbol}/{model_name}@{version}: {name} missing")
+            target.store.write_bytes(version_key(symbol, model_name, version, name), data)
+        pointer = self.store.read_bytes(latest_key(symbol, model_name))
+        target.store.write_bytes(latest_key(symbol, model_name), pointer or latest_pointer(version))
+        return version
 
 
 def open_registry(registry_url: str) -> ModelRegistry:

@@ -21,12 +21,11 @@ from stocksense.features.bands import MEDIAN_INDEX, calibrated_quantiles
 from stocksense.features.indicators import SERVING_LOOKBACK
 from stocksense.features.inference import NotEnoughHistory, latest_sigma, latest_window
 from stocksense.features.windows import Scaler
+from stocksense.layout import MODEL_NAMES
 from stocksense.registry import CorruptArtifact, open_registry
 from stocksense.serving.errors import ModelUnavailable, UnknownSymbol
 from stocksense.serving.runtime import TFLiteModel
 from stocksense.serving.served import baseline_bands, model_entry, price_quantiles, served_entry
-
-MODEL_NAMES = ("transformer", "lstm")
 
 
 class Predictor(Protocol):

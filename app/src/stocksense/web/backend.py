@@ -326,10 +326,7 @@ class Backend:
         watched = [s["symbol"] for s in self.list_symbols(watched_only=True)]
         registry = getattr(self.service, "registry", None)
         if registry is not None and hasattr(registry, "latest_stamp"):
-            try:
-                from stocksense.serving.service import MODEL_NAMES
-            except ImportError:
-                MODEL_NAMES = ("transformer", "lstm")
+            from stocksense.layout import MODEL_NAMES
             return {
                 sym: sum(registry.latest_stamp(sym, n) is not None for n in MODEL_NAMES)
                 for sym in watched

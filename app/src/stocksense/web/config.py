@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from stocksense.config import EnvFileError, read_env_file
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5005
 
@@ -23,23 +25,11 @@ class ConfigError(RuntimeError):
 
 
 def parse_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    text = Path(path).read_text(encoding="utf-8")
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        if "=" not in line:
-            raise ConfigError(f"{path}:{lineno}: expected KEY=VALUE")
-        key, value = line.split("=", 1)
-        key = key.strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
-    return values
+    """stocksense.config's env-file parser, its errors raised as ConfigError."""
+    try:
+        return read_env_file(path)
+    except EnvFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def merged_environ(

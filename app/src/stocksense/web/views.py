@@ -8,6 +8,8 @@ from datetime import date
 
 from flask import Blueprint, abort, current_app, render_template
 
+from stocksense.layout import MODEL_NAMES
+
 from .api import symbol_row
 from .backend import Answer, BadSymbol, NotFound, Unavailable
 from .caching import has_session_cookie, public_page
@@ -15,7 +17,7 @@ from .caching import has_session_cookie, public_page
 bp = Blueprint("views", __name__)
 log = logging.getLogger("stocksense.web.views")
 
-MODEL_ORDER = ("transformer", "lstm")
+MODEL_ORDER = MODEL_NAMES
 
 
 def backend():
