@@ -38,22 +38,59 @@ def unbounded(metrics: dict) -> list[str]:
     return list(render("cloudwatch_agent_unbounded_sections", metrics))
 
 
-def test_defaults_fit_the_free_tier_with_room_for_the_app():
+# The app's own metrics (app/src/stocksense/web/metrics.py, sent in Embedded Metric Format to the
+# agent's EMF listener); app/tests/web/test_metrics.py checks the app emits exactly these by default.
+APP_METRICS = {"Requests", "Errors5xx", "PredictionLatency", "DataAgeDays"}
+
+
+def test_defaults_fit_the_free_tier_with_the_apps_metrics():
     metrics = DEFAULTS["cloudwatch_agent_metrics_collected"]
     assert count(metrics) == 6
-    assert count(metrics) <= DEFAULTS["cloudwatch_agent_custom_metric_budget"] == 10
+    assert DEFAULTS["cloudwatch_agent_app_metric_count"] == len(APP_METRICS) == 4
+    total = count(metrics) + DEFAULTS["cloudwatch_agent_app_metric_count"]
+    assert total <= DEFAULTS["cloudwatch_agent_custom_metric_budget"] == 10
     assert unbounded(metrics) == []
 
 
-def test_readme_table_counts_the_same_metrics():
-    """The README's metric table lists one row per default custom metric."""
+def _readme_table() -> str:
     readme = (ROLE / "README.md").read_text()
-    table = readme.split("## Custom metrics", 1)[1].split("\n## ", 1)[0]
+    return readme.split("## Custom metrics", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_table_counts_the_same_metrics():
+    """The README's metric tables list one row per default custom metric, the agent's and the app's."""
+    table = _readme_table()
     rows = [line for line in table.splitlines() if re.match(r"^\| `[a-z_]+`", line)]
     names = {re.match(r"^\| `([a-z_]+)`", row).group(1) for row in rows}
     defaults = {m for section in DEFAULTS["cloudwatch_agent_metrics_collected"].values() for m in section["measurement"]}
     assert names == defaults
     assert len(rows) == count(DEFAULTS["cloudwatch_agent_metrics_collected"])
+    app_rows = [m.group(1) for line in table.splitlines() if (m := re.match(r"^\| `([A-Z][A-Za-z0-9]+)`", line))]
+    assert set(app_rows) == APP_METRICS and len(app_rows) == DEFAULTS["cloudwatch_agent_app_metric_count"]
+    total = len(rows) + len(app_rows)
+    assert f"| **total** | | | **{total} of {DEFAULTS['cloudwatch_agent_custom_metric_budget']}** |" in table
+
+
+def test_the_agent_listens_for_the_apps_emf():
+    """The rendered configuration opens the EMF listener the app sends to (logs.metrics_collected.emf)."""
+    assert VARS["cloudwatch_agent_config"]["logs"]["metrics_collected"] == {"emf": {}}
+
+
+@pytest.mark.parametrize(("app_metrics", "accepted"), [(4, True), (5, False)])
+def test_the_budget_assert_counts_the_apps_metrics(app_metrics, accepted):
+    """validate.yml's budget condition, evaluated by Ansible's templating: agent + app, not the agent alone."""
+    tasks = yaml.safe_load((ROLE / "tasks" / "validate.yml").read_text())
+    task = next(t for t in tasks if t["name"] == "Keep the metrics within the custom-metric budget")
+    variables = {
+        **DEFAULTS,
+        "cloudwatch_agent_per_resource_plugins": VARS["cloudwatch_agent_per_resource_plugins"],
+        "cloudwatch_agent_custom_metric_count": render("cloudwatch_agent_custom_metric_count", DEFAULTS["cloudwatch_agent_metrics_collected"]),
+        "cloudwatch_agent_unbounded_sections": [],
+        "cloudwatch_agent_app_metric_count": app_metrics,
+    }
+    templar = Templar(loader=DataLoader(), variables=variables)
+    results = [templar.template(trust_as_template("{{ " + cond + " }}")) for cond in task["ansible.builtin.assert"]["that"]]
+    assert all(results) is accepted
 
 
 @pytest.mark.parametrize(

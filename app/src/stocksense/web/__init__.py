@@ -13,6 +13,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import metrics
 from .config import ConfigError, WebConfig, load_web_config  # noqa: F401 - re-exported
 from .hooks import CSP, SECURITY_HEADERS  # noqa: F401 - re-exported
 from .problems import PROBLEM_JSON
@@ -38,6 +39,7 @@ def create_app(
     backend = backend or _build_backend(config, settings, engine, forecast_service)
     _attach_services(app, config, backend)
     _register_routes(app, config)
+    metrics.init_app(app)  # EMF app metrics to the CloudWatch agent (web/metrics.py)
     return app
 
 
