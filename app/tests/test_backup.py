@@ -292,3 +292,46 @@ def test_settings_come_from_the_apps_loader(tmp_path: Path):
                               "STOCKSENSE_REGISTRY": str(tmp_path / "reg")})
     with pytest.raises(BackupError, match=str(tmp_path / "x.db")):
         run_backup(str(tmp_path / "dest"), settings)
+
+
+def test_restore_into_a_fresh_home(home: Settings, tmp_path: Path):
+    """A new instance: no database and no registry yet (the disaster-recovery drill's case)."""
+    before_db, before_reg = _dump(_db(home)), _tree(Path(home.registry_url))
+    run_backup(str(tmp_path / "dest"), home)
+    fresh = load_settings({"STOCKSENSE_HOME": str(tmp_path / "fresh")})
+    run_restore(str(tmp_path / "dest"), fresh)
+    assert _dump(_db(fresh)) == before_db
+    assert _tree(Path(fresh.registry_url)) == before_reg
+
+
+def test_leftover_from_an_interrupted_restore_is_refused(home: Settings, tmp_path: Path):
+    run_backup(str(tmp_path / "dest"), home)
+    leftover = Path(home.registry_url).with_name("registry.before-restore")
+    leftover.mkdir()
+    live_db = _db(home).read_bytes()
+    with pytest.raises(BackupError, match="interrupted restore"):
+        run_restore(str(tmp_path / "dest"), home)
+    assert _db(home).read_bytes() == live_db and leftover.is_dir()
+
+
+def test_a_failed_swap_puts_the_previous_files_back(home: Settings, tmp_path: Path, monkeypatch):
+    """The registry was swapped, then the database rename fails: both come back as they were."""
+    from stocksense.backup import restore as restore_mod
+
+    run_backup(str(tmp_path / "dest"), home)
+    _wreck(home)
+    live_db, live_reg = _db(home).read_bytes(), _tree(Path(home.registry_url))
+    real_replace = restore_mod.os.replace
+
+    def failing_replace(src, dst):
+        if Path(dst) == _db(home) and ".restore-" in str(src):  # the staged copy moving in
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(restore_mod.os, "replace", failing_replace)
+    with pytest.raises(BackupError, match="No space left"):
+        run_restore(str(tmp_path / "dest"), home)
+    monkeypatch.undo()
+    assert _db(home).read_bytes() == live_db
+    assert _tree(Path(home.registry_url)) == live_reg
+    assert not [p for p in Path(home.home).iterdir() if "restore" in p.name]
