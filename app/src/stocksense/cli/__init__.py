@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import click
 
+from stocksense.cli.backup_cmds import backup, restore
 from stocksense.cli.common import StockSenseGroup
 from stocksense.cli.config_cmds import config
 from stocksense.cli.data_cmds import data, import_csv, ingest, refresh, seed, symbols
-from stocksense.cli.model_cmds import backtest, export, forecast, models, train
+from stocksense.cli.model_cmds import backtest, export, forecast, train
 from stocksense.cli.ready_cmds import wait_ready
+from stocksense.cli.registry_cmds import models
 from stocksense.cli.release_cmds import release
 
 
@@ -30,6 +32,7 @@ COMMANDS: list[click.Command] = []
 COMMANDS += [ingest, seed, import_csv, refresh, symbols, data]
 COMMANDS += [train, backtest, export, models, forecast]
 COMMANDS += [config, release, wait_ready]
+COMMANDS += [backup, restore]
 
 for _command in COMMANDS:
     cli.add_command(_command)

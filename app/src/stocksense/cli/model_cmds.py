@@ -1,4 +1,4 @@
-"""Model commands: train, backtest, export, models, forecast.
+"""Model commands: train, backtest, export, forecast (models list: cli/registry_cmds.py).
 
 TensorFlow is imported only inside train/backtest; export, models and
 forecast run on the serving install.
@@ -310,78 +310,6 @@ def export(symbol: str, out_dir: str, model_names: tuple[str, ...], as_json: boo
     else:
         for r in results:
             click.echo(f"{r['model']}@{r['version']} -> {r['path']} ({r['bytes']} bytes)")
-
-
-@click.group(invoke_without_command=True)
-@click.pass_context
-def models(ctx: click.Context) -> None:
-    """Published models (alone: `models list`)."""
-    if ctx.invoked_subcommand is None:
-        ctx.invoke(list_models)
-
-
-@models.command("list")
-@click.argument("symbols", nargs=-1)
-@click.option("--registry", "registry_dir", type=click.Path(file_okay=False),
-              help="A registry folder to read instead of the configured registry.")
-@click.option("--complete", "require_complete", is_flag=True,
-              help="Exit 1 unless every SYMBOL has every model published.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def list_models(symbols: tuple[str, ...] = (), registry_dir: str | None = None,
-                require_complete: bool = False, as_json: bool = False) -> None:
-    """Latest version of each model per symbol (SYMBOLS, or every symbol in the registry).
-
-    JSON: {"ok", "model_names", "symbols": {SYMBOL: {model: version or null}}, "complete",
-    "missing": ["SYMBOL model", ...], "models": [{symbol, model_name, version, metrics, ...}]}.
-    """
-    from stocksense.data.symbols import validate_symbol
-
-    registry = _open_registry(registry_dir)
-    versions = registry.latest_versions([validate_symbol(s) for s in symbols] or None)
-    missing = [f"{s} {m}" for s, by_model in versions.items() for m, v in by_model.items()
-               if v is None]
-    items = [_model_item(registry, s, m, v) for s, by_model in versions.items()
-             for m, v in by_model.items() if v is not None]
-    complete = bool(versions) and not missing
-    if as_json:
-        emit_json({"ok": complete or not require_complete, "model_names": list(MODEL_NAMES),
-                   "symbols": versions, "complete": complete, "missing": missing,
-                   "models": items})
-    else:
-        _print_models(items)
-    if require_complete and not complete:
-        click.echo(f"not published: {', '.join(missing) or 'no symbols'}", err=True)
-        raise SystemExit(1)
-
-
-def _open_registry(registry_dir: str | None):  # type: ignore[no-untyped-def]
-    from stocksense.config import load_settings
-    from stocksense.registry import open_registry
-
-    if registry_dir is not None:
-        return open_registry(str(Path(registry_dir).resolve()))
-    try:
-        return open_registry(load_settings().registry_url)
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
-
-
-def _model_item(registry, symbol: str, name: str, version: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    meta = registry.read_meta(symbol, name, version)
-    return {"symbol": symbol, "model_name": name, "version": version,
-            "created_at": meta.get("created_at"), "metrics": meta.get("metrics", {}),
-            "content_hash": meta.get("content_hash"), "data_range": meta.get("data_range", {})}
-
-
-def _print_models(items: list[dict[str, Any]]) -> None:
-    if not items:
-        click.echo("no published models; run `stocksense train SYMBOL`")
-        return
-    print_table(["symbol", "model", "version", "data", "val_loss", "parity", "hash"],
-                [[m["symbol"], m["model_name"], m["version"],
-                  f"{m['data_range'].get('start')}..{m['data_range'].get('end')}",
-                  m["metrics"].get("val_loss"), m["metrics"].get("parity_max_abs_diff"),
-                  (m["content_hash"] or "")[:19]] for m in items])
 
 
 @click.command()

@@ -48,7 +48,7 @@ def export_release(watchlist: tuple[str, ...], out_dir: str, registry_dir: str |
     "backtest": bool}}, "complete", "missing": ["SYMBOL model", "SYMBOL backtest", ...]}.
     A missing piece is reported (complete false), not an error: the deployment decides.
     """
-    from stocksense.cli.model_cmds import _open_registry
+    from stocksense.cli.registry_cmds import open_registry_option
     from stocksense.data.symbols import validate_symbol
     from stocksense.registry import open_registry
 
@@ -56,7 +56,7 @@ def export_release(watchlist: tuple[str, ...], out_dir: str, registry_dir: str |
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)
-    source = _open_registry(registry_dir)
+    source = open_registry_option(registry_dir)
     target = open_registry(str((out / BUNDLE_REGISTRY_DIR).resolve()))
     (out / BUNDLE_REGISTRY_DIR).mkdir(parents=True)
     models = {s: {m: source.copy_latest(target, s, m) for m in MODEL_NAMES} for s in symbols}

@@ -138,29 +138,25 @@ def _read_secret(env: Mapping[str, str]) -> str | None:
     return key
 
 
+# Integer settings: WebConfig field -> (variable, default, lowest, highest). trusted_proxies'
+# default depends on the mode, so it is not here.
+_INT_SETTINGS: dict[str, tuple[str, int, int, int]] = {
+    "port": ("STOCKSENSE_PORT", DEFAULT_PORT, 1, 65535),
+    "threads": ("STOCKSENSE_THREADS", 4, 1, 64),
+    "stale_after_days": ("STOCKSENSE_STALE_AFTER_DAYS", 4, 1, 365),
+    "login_max_attempts": ("STOCKSENSE_LOGIN_MAX_ATTEMPTS", 5, 1, 1000),
+    "login_window_seconds": ("STOCKSENSE_LOGIN_WINDOW_SECONDS", 300, 1, 86400),
+    "forecast_cache_size": ("STOCKSENSE_FORECAST_CACHE_SIZE", 256, 1, 100000),
+    "public_page_max_age": ("STOCKSENSE_PUBLIC_PAGE_MAX_AGE", 60, 0, 3600),
+}
+
+
 def load_web_config(
     environ: Mapping[str, str] | None = None, env_file: str | os.PathLike[str] | None = None
 ) -> WebConfig:
     env = merged_environ(environ, env_file)
-    mode = (env.get("STOCKSENSE_ENV") or "production").strip().lower()
-    if mode not in {"production", "development", "testing"}:
-        raise ConfigError(
-            f"STOCKSENSE_ENV must be production, development or testing, got {mode!r}"
-        )
-    dev = mode == "development"
-    secret = _read_secret(env)
-    ephemeral = False
-    if secret is None:
-        if mode == "production":
-            raise ConfigError(
-                "STOCKSENSE_SECRET_KEY (or STOCKSENSE_SECRET_KEY_FILE) is not set; "
-                "refusing to start "
-                "outside development mode (set STOCKSENSE_ENV=development for an ephemeral key)"
-            )
-        secret = secrets.token_urlsafe(32)
-        ephemeral = True
-    elif len(secret) < 16 and mode == "production":
-        raise ConfigError("STOCKSENSE_SECRET_KEY is too short (need at least 16 characters)")
+    mode = _mode(env)
+    secret, ephemeral = _secret(env, mode)
     return WebConfig(
         env=mode,
         secret_key=secret,
@@ -168,42 +164,14 @@ def load_web_config(
         admin_user=env.get("STOCKSENSE_ADMIN_USER") or "admin",
         admin_password_hash=env.get("STOCKSENSE_ADMIN_PASSWORD_HASH") or None,
         host=env.get("STOCKSENSE_HOST") or DEFAULT_HOST,
-        port=_int("STOCKSENSE_PORT", env.get("STOCKSENSE_PORT"), DEFAULT_PORT, 1, 65535),
-        threads=_int("STOCKSENSE_THREADS", env.get("STOCKSENSE_THREADS"), 4, 1, 64),
-        trusted_proxies=_int(
-            "STOCKSENSE_TRUSTED_PROXIES",
-            env.get("STOCKSENSE_TRUSTED_PROXIES"),
-            0 if dev else 1,
-            0,
-            5,
-        ),
-        secure_cookies=_bool(env.get("STOCKSENSE_SECURE_COOKIES"), not dev and mode != "testing"),
-        stale_after_days=_int(
-            "STOCKSENSE_STALE_AFTER_DAYS", env.get("STOCKSENSE_STALE_AFTER_DAYS"), 4, 1, 365
-        ),
-        login_max_attempts=_int(
-            "STOCKSENSE_LOGIN_MAX_ATTEMPTS", env.get("STOCKSENSE_LOGIN_MAX_ATTEMPTS"), 5, 1, 1000
-        ),
-        login_window_seconds=_int(
-            "STOCKSENSE_LOGIN_WINDOW_SECONDS",
-            env.get("STOCKSENSE_LOGIN_WINDOW_SECONDS"),
-            300,
-            1,
-            86400,
-        ),
-        forecast_cache_size=_int(
-            "STOCKSENSE_FORECAST_CACHE_SIZE",
-            env.get("STOCKSENSE_FORECAST_CACHE_SIZE"),
-            256,
-            1,
-            100000,
-        ),
+        **{name: _int(var, env.get(var), default, lo, hi)
+           for name, (var, default, lo, hi) in _INT_SETTINGS.items()},
+        trusted_proxies=_int("STOCKSENSE_TRUSTED_PROXIES", env.get("STOCKSENSE_TRUSTED_PROXIES"),
+                             0 if mode == "development" else 1, 0, 5),
+        secure_cookies=_bool(env.get("STOCKSENSE_SECURE_COOKIES"), mode == "production"),
         retrain_backtest=_bool(env.get("STOCKSENSE_RETRAIN_BACKTEST"), True),
         security_headers=_bool(env.get("STOCKSENSE_SECURITY_HEADERS"), True),
         refresh_schedule=_schedule(env.get("STOCKSENSE_REFRESH_SCHEDULE") or "Mon..Fri 22:30"),
-        public_page_max_age=_int(
-            "STOCKSENSE_PUBLIC_PAGE_MAX_AGE", env.get("STOCKSENSE_PUBLIC_PAGE_MAX_AGE"), 60, 0, 3600
-        ),
         job_runner=_choice(
             "STOCKSENSE_JOB_RUNNER", env.get("STOCKSENSE_JOB_RUNNER"), "local", ("local", "systemd")
         ),
@@ -218,3 +186,28 @@ def load_web_config(
             if k.startswith("STOCKSENSE_") and "SECRET" not in k and "PASSWORD" not in k
         },
     )
+
+
+def _mode(env: Mapping[str, str]) -> str:
+    mode = (env.get("STOCKSENSE_ENV") or "production").strip().lower()
+    if mode not in {"production", "development", "testing"}:
+        raise ConfigError(
+            f"STOCKSENSE_ENV must be production, development or testing, got {mode!r}"
+        )
+    return mode
+
+
+def _secret(env: Mapping[str, str], mode: str) -> tuple[str, bool]:
+    """The session key and whether it is ephemeral (made up for this process)."""
+    secret = _read_secret(env)
+    if secret is None:
+        if mode == "production":
+            raise ConfigError(
+                "STOCKSENSE_SECRET_KEY (or STOCKSENSE_SECRET_KEY_FILE) is not set; "
+                "refusing to start "
+                "outside development mode (set STOCKSENSE_ENV=development for an ephemeral key)"
+            )
+        return secrets.token_urlsafe(32), True
+    if len(secret) < 16 and mode == "production":
+        raise ConfigError("STOCKSENSE_SECRET_KEY is too short (need at least 16 characters)")
+    return secret, False
