@@ -124,6 +124,7 @@ def test_datagrams_follow_the_emf_specification(web_home, admin_hash, monkeypatc
         sent = app.extensions["stocksense.metrics"].flush()
         docs = receive(listener, sent)
     finally:
+        app.extensions["stocksense.metrics"].stop()
         app.extensions["stocksense.jobs"].shutdown()
     for doc in docs:
         assert emf_problems(doc) == [], doc
@@ -152,6 +153,7 @@ def test_detailed_dimensions_are_opt_in(web_home, admin_hash, monkeypatch, liste
         _traffic(app.test_client())
         docs = receive(listener, app.extensions["stocksense.metrics"].flush())
     finally:
+        app.extensions["stocksense.metrics"].stop()
         app.extensions["stocksense.jobs"].shutdown()
     assert all(emf_problems(d) == [] for d in docs)
     series = metric_series(docs)
@@ -178,6 +180,7 @@ def test_an_unreachable_or_broken_listener_never_fails_a_request(web_home, admin
         assert emitter.sender.dropped > 0
         assert client.get("/api/v1/symbols/MSFT/forecast").status_code == 200
     finally:
+        app.extensions["stocksense.metrics"].stop()
         app.extensions["stocksense.jobs"].shutdown()
 
 
@@ -219,3 +222,18 @@ def test_web_and_cli_never_load_boto3():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_thread_flushes_zeros_from_the_start(web_home, admin_hash, monkeypatch, listener):
+    """No request yet: the app still reports Requests = 0 each interval (the alarm on a silent
+    app reads it)."""
+    port = listener.getsockname()[1]
+    monkeypatch.setenv("STOCKSENSE_EMF_ADDRESS", f"udp://127.0.0.1:{port}")
+    monkeypatch.setenv("STOCKSENSE_EMF_INTERVAL", "0.2")
+    app = make_app(web_home, admin_hash)
+    try:
+        doc = json.loads(listener.recv(65535))
+    finally:
+        app.extensions["stocksense.metrics"].stop()
+        app.extensions["stocksense.jobs"].shutdown()
+    assert emf_problems(doc) == [] and doc["Requests"] == 0 and doc["Errors5xx"] == 0

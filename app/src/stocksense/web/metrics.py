@@ -1,9 +1,10 @@
 """App metrics in CloudWatch Embedded Metric Format (EMF), sent over UDP to the agent's listener.
 
-Fire and forget: a request only bumps counters under a lock; a background thread flushes once a
-minute (STOCKSENSE_EMF_INTERVAL) a handful of datagrams from a non-blocking socket, and any send
-error is swallowed and counted. The app holds no AWS credentials: the CloudWatch agent on the host
-turns the datagrams into metrics (its logs.metrics_collected.emf section).
+Fire and forget: a request only bumps counters under a lock. A daemon thread, running from the
+app's start, flushes once a minute (STOCKSENSE_EMF_INTERVAL) a handful of datagrams from a
+non-blocking socket, zero counts included when idle; any send error is swallowed and counted. The
+app holds no AWS credentials: the CloudWatch agent on the host turns the datagrams into metrics
+(its logs.metrics_collected.emf section).
 
 Metrics (namespace StockSense), default = 4 custom metrics, so that with the agent's 6 the stack
 stays within the free tier's 10:
@@ -176,7 +177,7 @@ def parse_address(address: str) -> tuple[str, int] | None:
 
 
 class Emitter:
-    """Collector + sender + the flushing thread (started with the first request)."""
+    """Collector + sender + the flushing thread (a daemon, started by init_app)."""
 
     def __init__(self, collector: Collector, sender: UdpSender, interval: float,
                  state: Callable[[], dict[str, Any]] | None = None) -> None:
@@ -185,6 +186,7 @@ class Emitter:
         self.state_errors = 0
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._stopped = threading.Event()
 
     def flush(self) -> int:
         state = None
@@ -207,9 +209,12 @@ class Emitter:
                 self._thread.start()
                 atexit.register(self._safe_flush)
 
+    def stop(self) -> None:
+        """End the flushing thread (tests; the server's process simply exits)."""
+        self._stopped.set()
+
     def _loop(self) -> None:
-        while True:
-            time.sleep(self.interval)
+        while not self._stopped.wait(self.interval):
             self._safe_flush()
 
     def _safe_flush(self) -> None:
@@ -260,6 +265,8 @@ def init_app(app: Flask, environ: dict[str, str] | None = None) -> Emitter | Non
     emitter = Emitter(collector, UdpSender(*target), interval, backend_state(app))
     app.extensions["stocksense.metrics"] = emitter
     _hook(app, emitter)
+    # flushing from the start, zeros included: the "app sends no metrics" alarm reads Requests
+    emitter.ensure_started()
     return emitter
 
 
