@@ -58,9 +58,14 @@ def test_power_terminate_and_iam_are_limited_to_the_project(policy):
             assert [a for a in statement["Action"] if a.startswith("iam:")] == ["iam:ListAccountAliases"]
             continue
         for resource in policy_check.as_list(statement["Resource"]):
-            assert resource.startswith(("arn:aws:iam::*:role/stocksense-", "arn:aws:iam::*:instance-profile/stocksense-")), resource
-    passrole = statements["HandTheInstanceRoleToEc2Only"]
-    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+            # ...and the service-linked role CloudWatch makes once for alarms with EC2 actions.
+            assert resource.startswith((
+                "arn:aws:iam::*:role/stocksense-", "arn:aws:iam::*:instance-profile/stocksense-",
+                "arn:aws:iam::*:role/aws-service-role/events.amazonaws.com/AWSServiceRoleForCloudWatchEvents",
+            )), resource
+    # The instance role to EC2, the snapshot service role to AWS Backup (roles/aws_monitoring).
+    passrole = statements["HandTheStacksRolesToEc2AndAwsBackupOnly"]
+    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "backup.amazonaws.com"]}}
 
 
 def test_only_describe_and_identity_calls_have_no_scope(policy):
