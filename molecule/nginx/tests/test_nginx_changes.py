@@ -83,3 +83,47 @@ def test_bad_settings_are_refused_before_any_change(first_host, run_role, scenar
     assert result.failed
     assert words in result.output
     assert first_host.file(SITE).sha256sum == before
+
+
+def test_own_templates_replace_the_roles_and_the_defaults_bring_them_back(first_host, run_role, scenario_vars, tmp_path):
+    """nginx_unavailable_page_template and a vhost's own template: files on the controller, used as given."""
+    page = tmp_path / "my-unavailable.html.j2"
+    page.write_text("<!doctype html><title>{{ nginx_unavailable_title }}</title><p>our own page</p>\n")
+    vhost = tmp_path / "my-vhost.conf.j2"
+    vhost.write_text("# our own vhost template\nserver {\n    listen 80;\n    server_name {{ item.server_names | join(' ') }};\n"
+                     "    location / { return 204; }\n}\n")
+    unavailable = "/var/www/stocksense-errors/unavailable.html"
+    converged = first_host.file(unavailable).sha256sum
+    pid = master_pid(first_host)
+
+    own = run_role("nginx", {**scenario_vars, "nginx_unavailable_page_template": str(page), "nginx_vhosts": [
+        {"name": "own", "server_names": ["own.stocksense.test"], "root": "/var/www/own", "template": str(vhost)}]})
+    assert own.rc == 0, own.output
+    assert "<p>our own page</p>" in first_host.file(unavailable).content_string
+    assert first_host.file("/etc/nginx/sites-available/own.conf").contains("# our own vhost template")
+    assert http_request(HTTP, "/", host="own.stocksense.test").status == 204
+    assert master_pid(first_host) == pid
+
+    back = run_role("nginx", {**scenario_vars, "nginx_vhosts": [{"name": "own", "server_names": ["own.stocksense.test"], "state": "absent"}]})
+    assert back.rc == 0, back.output
+    assert first_host.file(unavailable).sha256sum == converged
+    assert not first_host.file("/etc/nginx/sites-available/own.conf").exists
+
+
+def test_site_entry_point_validates_its_arguments_before_any_change(first_host, run_role, scenario_vars):
+    """tasks_from: site (what the certbot role runs) is checked by the site entry point of the argument specs.
+
+    A max-age nginx would accept as header text: only the spec's int type stops it.
+    """
+    before = first_host.file(SITE).sha256sum
+    result = run_role("nginx", {**scenario_vars, "nginx_hsts_max_age": "forever",
+                                "nginx_tls_certificate": "/etc/nginx/tls/placeholder.crt",
+                                "nginx_tls_certificate_key": "/etc/nginx/tls/placeholder.key"}, tasks_from="site")
+    assert result.failed, result.output[-3000:]
+    assert "nginx_hsts_max_age" in result.output
+    assert "'site'" in result.output or "entry point" in result.output.lower(), result.output[-3000:]
+    assert first_host.file(SITE).sha256sum == before
+
+    ok = run_role("nginx", scenario_vars, tasks_from="site")
+    assert ok.rc == 0, ok.output
+    assert ok.changed == 0, "the site entry point on a converged host changes nothing"
