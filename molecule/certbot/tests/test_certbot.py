@@ -116,6 +116,23 @@ def test_unreachable_acme_server_fails_clearly_and_nginx_keeps_serving(host, run
     assert master_pid(host) == pid
 
 
+def test_a_certificate_expiring_within_the_window_is_reissued_and_a_valid_one_is_kept(host, run_role, scenario_vars):
+    """The expiry check (community.crypto.x509_certificate_info, valid_at) with a window longer than any
+    Pebble certificate: re-issued; with the default window the new one is kept and nothing changes."""
+    served = serial(peer_certificate_pem(HTTPS, NAME))
+    pid = master_pid(host)
+    due = run_role("certbot", {**scenario_vars, "certbot_acme_ca_bundle": str(CA), "certbot_min_validity_days": 36500})
+    assert due.rc == 0, due.output
+    assert "expires within 36500 days" in due.output
+    assert serial(peer_certificate_pem(HTTPS, NAME)) != served
+    assert master_pid(host) == pid
+
+    kept = run_role("certbot", {**scenario_vars, "certbot_acme_ca_bundle": str(CA)})
+    assert kept.rc == 0, kept.output
+    assert "Requesting certificate" not in kept.output
+    assert kept.changed == 0, kept.output[-3000:]
+
+
 def test_a_changed_domain_list_reissues_the_same_lineage(host, run_role, scenario_vars):
     domains = [*scenario_vars["certbot_domains"], f"api.{NAME}"]
     pid = master_pid(host)
