@@ -6,12 +6,16 @@
 #   <out>/backtests/<SYMBOL>.json                       the latest walk-forward backtest per symbol
 #   <out>/models.tar                                    registry/ and import/backtests/ in one
 #                                                       reproducible archive, extracted on the instance
+#   <out>/release.json                                  what models.tar holds: `stocksense release
+#                                                       export --json` (versions per symbol, missing)
 # Usage: scripts/build-app-artifacts.sh [--out DIR] [--no-train] [--models-from DIR] SYMBOL...
 #   --models-from DIR: pack DIR/registry and DIR/backtests (e.g. downloaded from S3) instead.
 # Training settings come from the environment (STOCKSENSE_EPOCHS, STOCKSENSE_TRAIN_DAYS, ...; see
 # app/README.md). Idempotent: the wheel is rebuilt byte for byte (SOURCE_DATE_EPOCH), and a symbol
 # is trained again only when its models, backtest or training settings are missing or changed.
 # The last line of stdout is JSON for the app role: {"changed": bool, "wheel": ..., ...}.
+# It talks to the app only through its CLI (app/INTERFACES.md): train, backtest, seed, models list,
+# release export; the registry layout and the model names are the app's business.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,8 +37,9 @@ done
 log() { printf '[build-app-artifacts] %s\n' "$*" >&2; }
 
 py=$app_dir/.venv/bin/python
-if [ ! -x "$py" ]; then
-  log "no $app_dir/.venv: run 'make -C app venv' first"
+cli=$app_dir/.venv/bin/stocksense
+if [ ! -x "$cli" ]; then
+  log "no $app_dir/.venv with the stocksense CLI: run 'make -C app venv' first"
   exit 2
 fi
 mkdir -p "$out/dist" "$out/home" "$out/backtests" "$out/stamps"
@@ -69,7 +74,7 @@ unset STOCKSENSE_DATABASE_URL STOCKSENSE_REGISTRY
 if [ "$train" = 1 ] && [ "${#symbols[@]}" -gt 0 ]; then
   if [ ! -f "$out/home/stocksense.db" ]; then
     log "seeding bundled prices into $out/home"
-    "$py" -m stocksense seed >&2
+    "$cli" seed >&2
   fi
   settings=$(env | { grep -E '^STOCKSENSE_(WINDOW|TRAIN_DAYS|EPOCHS|SEED|REFIT_EVERY|BACKTEST_DAYS)=' || true; } | sort | tr '\n' ' ')
   src_hash=$(cd "$app_dir/src" && find stocksense -name '*.py' -path '*/models/*' -o -name '*.py' -path '*/features/*' -o -name '*.py' -path '*/backtest/*' | sort | xargs sha256sum | sha256sum | cut -c1-16)
@@ -77,27 +82,15 @@ if [ "$train" = 1 ] && [ "${#symbols[@]}" -gt 0 ]; then
     stamp=$out/stamps/$symbol
     want="settings: ${settings:-defaults} source: $src_hash"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -s "$out/backtests/$symbol.json" ] \
-       && [ -e "$out/home/registry/$symbol/transformer/latest" ] && [ -e "$out/home/registry/$symbol/lstm/latest" ]; then
+       && "$cli" models list --complete --json "$symbol" >/dev/null 2>&1; then
       log "$symbol: models current, not retraining"
       continue
     fi
     t0=$(date +%s)
     log "$symbol: training (${settings:-default settings})"
-    "$py" -m stocksense train "$symbol" >&2
+    "$cli" train "$symbol" >&2
     log "$symbol: walk-forward backtest"
-    "$py" -m stocksense backtest "$symbol" >&2
-    "$py" - "$symbol" "$out/backtests/$symbol.json" <<'EOF'
-import json, sys
-from stocksense.cli.common import settings_and_engine
-from stocksense.data import queries
-symbol, path = sys.argv[1], sys.argv[2]
-_settings, engine = settings_and_engine()
-bt = queries.latest_backtest(engine, symbol)
-if bt is None:
-    sys.exit(f"no backtest stored for {symbol}")
-with open(path, "w", encoding="utf-8") as fh:
-    json.dump(bt, fh, sort_keys=True, default=str)
-EOF
+    "$cli" backtest "$symbol" >&2
     printf '%s' "$want" > "$stamp"
     changed=true
     log "$symbol: trained and backtested in $(( $(date +%s) - t0 ))s"
@@ -105,26 +98,19 @@ EOF
 fi
 
 # 3. One archive for the instance (one copy instead of one per file), byte-identical when the
-#    models did not change.
-registry=${models_from:+$models_from/registry}
-registry=${registry:-$out/home/registry}
-backtests=${models_from:+$models_from/backtests}
-backtests=${backtests:-$out/backtests}
-# Only the published (latest) version of each model: older versions stay on the controller.
-mkdir -p "$work/pack/registry" "$registry"
-for pointer in "$registry"/*/*/latest; do
-  [ -f "$pointer" ] || continue
-  model_dir=${pointer%/latest}
-  version=$(sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' "$pointer")
-  rel=${model_dir#"$registry"/}
-  mkdir -p "$work/pack/registry/$rel/versions"
-  cp "$pointer" "$work/pack/registry/$rel/latest"
-  cp -r "$model_dir/versions/$version" "$work/pack/registry/$rel/versions/$version"
-done
-mkdir -p "$work/pack/import/backtests"
-for symbol in "${symbols[@]}"; do
-  [ -f "$backtests/$symbol.json" ] && cp "$backtests/$symbol.json" "$work/pack/import/backtests/"
-done
+#    models did not change. Only the published (latest) version of each model: older versions
+#    stay on the controller. Backtests come from the training database, or from --models-from.
+export_args=()
+if [ -n "$models_from" ]; then
+  export_args=(--registry "$models_from/registry" --backtests "$models_from/backtests")
+elif [ "$train" = 0 ]; then
+  export_args=(--registry "$out/home/registry" --backtests "$out/backtests")
+fi
+"$cli" release export --out "$work/pack" "${export_args[@]}" --json "${symbols[@]}" > "$work/release.json"
+if [ -z "$models_from" ]; then
+  # Kept next to the models (the --no-train source, and the layout an S3 bucket mirrors).
+  cp "$work"/pack/import/backtests/*.json "$out/backtests/" 2>/dev/null || true
+fi
 tar -C "$work/pack" --sort=name --mtime=@315532800 --owner=0 --group=0 --numeric-owner --mode=u+rwX,g+rX,g-w,o= \
   -cf "$work/models.tar" registry import
 if cmp -s "$work/models.tar" "$out/models.tar"; then
@@ -134,6 +120,10 @@ else
   changed=true
   log "models archive written: $(tar -tf "$out/models.tar" | grep -c 'model.tflite$') LiteRT models"
 fi
+if ! cmp -s "$work/release.json" "$out/release.json"; then
+  cp "$work/release.json" "$out/release.json"
+  changed=true
+fi
 
-printf '{"changed": %s, "wheel": "%s", "models": "%s", "registry": "%s", "backtests": "%s"}\n' \
-  "$changed" "$wheel" "$out/models.tar" "$registry" "$backtests"
+printf '{"changed": %s, "wheel": "%s", "models": "%s", "release": "%s"}\n' \
+  "$changed" "$wheel" "$out/models.tar" "$out/release.json"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[3]
 PORT = 5005
 BASE = f"http://127.0.0.1:{PORT}"
 
@@ -28,3 +31,17 @@ def fetch(host, path: str, accept: str = "*/*") -> dict:
 def unit_props(host, unit: str, *names: str) -> dict[str, str]:
     out = host.check_output("systemctl show %s " + " ".join(f"-p {n}" for n in names), unit)
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def role_vars(scenario_vars: dict, **changes) -> dict:
+    """The scenario's variables for a re-run of the role from a test, with the test's changes.
+
+    The role requires its controller paths, which vars/main.yml derives from playbook_dir; run_role's
+    playbook lives in a temporary folder, so they are given here as absolute paths instead.
+    """
+    paths = {
+        "app_source_dir": os.environ.get("STOCKSENSE_APP_SNAPSHOT") or str(REPO / "app"),
+        "app_build_script": str(REPO / "scripts" / "build-app-artifacts.sh"),
+        "app_artifacts_dir": str(REPO / ".cache" / "app-artifacts-molecule"),
+    }
+    return scenario_vars | paths | changes

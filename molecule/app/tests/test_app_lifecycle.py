@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 from conftest import REPO
-from helpers import fetch, unit_props
+from helpers import fetch, role_vars, unit_props
 
 ARTIFACTS = REPO / ".cache" / "app-artifacts-molecule"
 
@@ -69,7 +69,8 @@ def test_restart_keeps_the_data(first_host):
     inode = first_host.file("/var/lib/stocksense/stocksense.db").inode
     assert before["MSFT"][0] > 1000 and before["backtest"] is not None
     first_host.check_output("systemctl restart stocksense.service")
-    assert json.loads(first_host.check_output("python3 /opt/stocksense/libexec/helper.py wait-healthy http://127.0.0.1:5005/health 30"))["healthy"]
+    ready = first_host.check_output("/opt/stocksense/current/venv/bin/stocksense wait-ready --json --url http://127.0.0.1:5005/health --timeout 30")
+    assert json.loads(ready)["ready"]
     assert data_snapshot(first_host) == before
     assert first_host.file("/var/lib/stocksense/stocksense.db").inode == inode
 
@@ -126,7 +127,7 @@ def test_broken_release_is_rolled_back(first_host, run_role, scenario_vars, tmp_
     wheel = broken_wheel(good, tmp_path)
     current = first_host.file("/opt/stocksense/current").linked_to
     releases = first_host.check_output("ls /opt/stocksense/releases").split()
-    result = run_role("app", scenario_vars | {"app_wheel": str(wheel), "app_health_timeout": 15})
+    result = run_role("app", role_vars(scenario_vars, app_wheel=str(wheel), app_health_timeout=15))
     assert result.failed, result.output[-3000:]
     assert "did not turn healthy" in result.output
     assert "last /ready answer" in result.output, "the gate is readiness, not liveness"
@@ -139,7 +140,7 @@ def test_broken_release_is_rolled_back(first_host, run_role, scenario_vars, tmp_
 
 def test_missing_secret_key_is_refused_without_showing_secrets(first_host, run_role, scenario_vars):
     before = first_host.file("/etc/stocksense/secrets.env").md5sum
-    result = run_role("app", scenario_vars | {"app_secret_key": ""})
+    result = run_role("app", role_vars(scenario_vars, app_secret_key=""))
     assert result.failed
     assert "app_secret_key must be set" in result.output
     assert scenario_vars["app_admin_password_hash"] not in result.output
@@ -148,16 +149,16 @@ def test_missing_secret_key_is_refused_without_showing_secrets(first_host, run_r
 
 def test_watched_symbol_without_models_is_refused_before_any_change(first_host, run_role, scenario_vars):
     current = first_host.file("/opt/stocksense/current").linked_to
-    result = run_role("app", scenario_vars | {"app_watchlist": ["MSFT", "NVDA"], "app_build_artifacts": False})
+    result = run_role("app", role_vars(scenario_vars, app_watchlist=["MSFT", "NVDA"], app_build_artifacts=False))
     assert result.failed
-    assert "NVDA transformer model" in result.output
+    assert "NVDA (not in the release)" in result.output
     assert "/health would never answer 200" in result.output
     assert first_host.file("/opt/stocksense/current").linked_to == current
     assert "NVDA" not in [s for s, v in data_snapshot(first_host).items() if isinstance(v, list) and v[2]]
 
 
 def test_wrong_type_fails_with_the_argument_spec(run_role, scenario_vars):
-    result = run_role("app", scenario_vars | {"app_listen_port": "http"})
+    result = run_role("app", role_vars(scenario_vars, app_listen_port="http"))
     assert result.failed
     assert "app_listen_port" in result.output
     assert "argument spec" in result.output.lower() or "argument_spec" in result.output.lower()

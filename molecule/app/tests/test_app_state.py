@@ -24,7 +24,7 @@ def test_code_belongs_to_root_and_current_points_at_a_release(host):
     assert current.is_symlink
     assert re.fullmatch(r"releases/[0-9a-f]{12}", current.linked_to.split("/opt/stocksense/")[-1])
     release = host.file(current.linked_to)
-    for path in ("/opt/stocksense", release.path, f"{release.path}/venv/bin/python", "/opt/stocksense/libexec/helper.py"):
+    for path in ("/opt/stocksense", release.path, f"{release.path}/venv/bin/python", f"{release.path}/venv/bin/stocksense"):
         assert host.file(path).user == "root", path
     assert host.file(f"{release.path}/.installed").exists
     # The service user cannot change the code it runs.
