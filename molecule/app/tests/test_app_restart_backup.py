@@ -15,8 +15,15 @@ import time
 import pytest
 from helpers import fetch, unit_props
 
+try:
+    from helpers import role_vars
+except ImportError:  # helpers without role_vars: the scenario's variables as they are
+    def role_vars(scenario_vars: dict, **changes) -> dict:
+        return scenario_vars | changes
+
 BACKUP_DIR = "/var/backups/stocksense"
 BACKUP = "stocksense-backup.service"
+DB = "/var/lib/stocksense/stocksense.db"
 EXPOSURE_TARGET = 2.5
 
 # Inside the instance: SIGKILL the main process `kills` times; after each, time how long systemd
@@ -152,3 +159,38 @@ def test_failed_backup_logs_its_error_and_the_alert(host):
         assert alerts == [alerts[0]] and alerts[0]["unit"] == BACKUP and alerts[0]["result"] == "exit-code", alerts
     finally:
         host.run("rm -f %s && mv %s.keep %s && systemctl reset-failed %s", BACKUP_DIR, BACKUP_DIR, BACKUP_DIR, BACKUP)
+
+
+def test_role_restores_an_instance_without_database_and_refuses_a_corrupt_backup(first_host, run_role, scenario_vars):
+    """restore_from_backup through the role: a flipped byte stops the play and writes nothing; the
+    intact backup is restored before the service starts; a second run changes nothing."""
+    host = first_host
+    latest = host.file(f"{BACKUP_DIR}/backups/LATEST").content_string.strip()
+    manifest = json.loads(host.file(f"{BACKUP_DIR}/backups/{latest}/manifest.json").content_string)
+    entry = next(f for f in manifest["files"] if f["path"].startswith("database/"))
+    blob = f"{BACKUP_DIR}/objects/sha256/{entry['sha256']}"
+    registry = host.check_output("find /var/lib/stocksense/registry -type f -exec sha256sum {} + | sort")
+    restoring = role_vars(scenario_vars, app_restore_from_backup=True)
+    host.check_output("systemctl stop stocksense.service && mv %s %s.aside && cp -p %s %s.good", DB, DB, blob, blob)
+    host.check_output("python3 -c %s %s", "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); "
+                      "b[len(b) // 2] ^= 1; open(p, 'wb').write(b)", blob)
+    try:
+        refused = run_role("app", restoring)
+        assert refused.failed, refused.output[-3000:]
+        assert f"Restoring backup latest from {BACKUP_DIR} failed" in refused.output
+        assert "is corrupt" in refused.output and "Nothing was replaced" in refused.output
+        assert not host.file(DB).exists
+        assert host.check_output("find /var/lib/stocksense/registry -type f -exec sha256sum {} + | sort") == registry
+        # No staging folder or *.before-restore copy left behind.
+        assert not [n for n in host.check_output("ls -A /var/lib/stocksense").split() if "restore" in n]
+        host.check_output("cp -p %s.good %s", blob, blob)
+        restored = run_role("app", restoring)
+        assert not restored.failed, restored.output[-3000:]
+        assert f'"restored": "{latest}"' in restored.output.replace('\\"', '"')
+        assert host.file(DB).exists and fetch(host, "/health")["status"] == 200
+        assert run_role("app", restoring).changed == 0
+    finally:
+        host.run("cp -p %s.good %s; rm -f %s.good", blob, blob, blob)
+        host.run("test -e %s && rm -f %s.aside || mv %s.aside %s", DB, DB, DB, DB)
+        host.run("systemctl start stocksense.service")
+        wait_healthy(host)
