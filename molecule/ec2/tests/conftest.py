@@ -16,6 +16,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[3]
 # The controller tests' helpers (tests/tripwire.py, tests/ansible_run.py) serve this scenario too.
@@ -37,6 +38,12 @@ CANONICAL = "099720109477"
 # build is there too, which the role must not pick) and Ubuntu 24.04's arm64 image.
 NEWEST_DEBIAN_AMD64_AMI = "ami-0d1e2b3a4c5d61302"
 NOBLE_ARM64_AMI = "ami-0a1b2c3d4e5f60025"
+# The aws_monitoring settings converge.yml used (snapshot plan on, mail subscription): every run of
+# provision or teardown against the converged stack passes them too, or it would change it.
+MONITORING = yaml.safe_load((REPO / "molecule" / "ec2" / "vars" / "monitoring.yml").read_text())
+# moto's fixed account id: it names the backup bucket (<stack>-backups-<account>-<region>).
+ACCOUNT = "123456789012"
+BUCKET = f"{NAME}-backups-{ACCOUNT}-{REGION}"
 
 
 def moto_env(**extra: str) -> dict[str, str]:
@@ -66,6 +73,11 @@ def ec2():
 def iam():
     """A boto3 IAM client of moto, the AWS stand-in."""
     return boto3.client("iam", endpoint_url=MOTO_URL, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def moto_client(service: str, region: str = REGION):
+    """A boto3 client of moto, the AWS stand-in (tests read what the roles left there)."""
+    return boto3.client(service, endpoint_url=MOTO_URL, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def live_instances(ec2, name: str = NAME, states: tuple = ("pending", "running", "stopping", "stopped")) -> list[dict]:

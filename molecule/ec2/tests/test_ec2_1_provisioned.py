@@ -12,6 +12,8 @@ import pytest
 
 from conftest import (
     ADMIN_CIDR,
+    BUCKET,
+    MONITORING,
     DEBIAN,
     ENV,
     NAME,
@@ -52,7 +54,8 @@ def test_cpu_credits_are_standard_in_moto(ec2):
 
 def test_instance_tags_key_and_imdsv2_in_moto(ec2):
     instance = the_instance(ec2)
-    assert tags_of(instance) == {**EXPECTED_TAGS, "Name": NAME, "LoginUser": "admin"}
+    # BackupDestination is aws_monitoring's (test_ec2_1m_monitoring.py).
+    assert tags_of(instance) == {**EXPECTED_TAGS, "Name": NAME, "LoginUser": "admin", "BackupDestination": f"s3://{BUCKET}/{NAME}"}
     assert instance["KeyName"] == NAME
     assert instance["MetadataOptions"]["HttpTokens"] == "required", "IMDSv2 must be required"
     assert instance["MetadataOptions"]["HttpEndpoint"] == "enabled"
@@ -99,7 +102,9 @@ def test_instance_role_has_only_the_scoped_inline_agent_policy_in_moto(ec2, iam)
     profile = iam.get_instance_profile(InstanceProfileName=NAME)["InstanceProfile"]
     assert [role["RoleName"] for role in profile["Roles"]] == [NAME]
     assert iam.list_attached_role_policies(RoleName=NAME)["AttachedPolicies"] == []
-    assert iam.list_role_policies(RoleName=NAME)["PolicyNames"] == ["cloudwatch-agent"]
+    # cloudwatch-agent here; backup-bucket (its own bucket prefix) is aws_monitoring's, checked in
+    # test_ec2_1m_monitoring.py.
+    assert sorted(iam.list_role_policies(RoleName=NAME)["PolicyNames"]) == ["backup-bucket", "cloudwatch-agent"]
     document = iam.get_role_policy(RoleName=NAME, PolicyName="cloudwatch-agent")["PolicyDocument"]
     if isinstance(document, str):
         document = json.loads(document)
@@ -127,9 +132,10 @@ def test_one_tagged_elastic_ip_is_the_instances_public_address_in_moto(ec2):
 
 @pytest.fixture(scope="module")
 def provision_again(ec2):
-    """playbooks/provision.yml -i inventories/sandbox after converge: the instance before, and the run."""
+    """playbooks/provision.yml -i inventories/sandbox after converge (with its aws_monitoring
+    settings): the instance before, and the run."""
     before = the_instance(ec2)["InstanceId"]
-    return before, run_playbook("playbooks/provision.yml")
+    return before, run_playbook("playbooks/provision.yml", extra_vars=MONITORING)
 
 
 def test_provision_playbook_with_the_sandbox_inventory_changes_nothing_in_moto(ec2, provision_again):
@@ -153,3 +159,4 @@ def test_provision_ends_by_printing_the_elastic_ip(ec2, provision_again):
     assert last_task.startswith("Print the Elastic IP to point the domain at]"), last_task
     assert f"Elastic IP of {NAME}: {eip}" in last_task
     assert f"Point your domain's DNS A record at {eip}." in last_task
+    assert f"Backups of {NAME} go to s3://{BUCKET}/{NAME};" in last_task

@@ -28,6 +28,11 @@ CASES = {
     "root-volume-too-big": ({"ec2_root_volume_size_gb": 100}, "must be 8-30 GiB"),
     "root-volume-not-an-int": ({"ec2_root_volume_size_gb": "big"}, "ec2_root_volume_size_gb"),
     "no-aws-credentials": ({}, "No AWS credentials found"),
+    # aws_monitoring's settings are checked before the ec2 role runs (provision.yml's pre_tasks).
+    "alarm-email-without-domain": ({"aws_monitoring_alarm_email": "ops@localhost"}, "aws_monitoring_alarm_email must be one email address"),
+    "negative-snapshot-retention": ({"aws_monitoring_snapshot_retention_days": -1}, "must be at least 1 day"),
+    "retention-not-an-int": ({"aws_monitoring_backup_noncurrent_days": "a month"}, "aws_monitoring_backup_noncurrent_days"),
+    "bucket-name-upper-case": ({"aws_monitoring_backup_bucket_name": "My_Backups"}, "aws_monitoring_backup_bucket_name must be empty"),
     "control-valid-input": ({}, None),
 }
 

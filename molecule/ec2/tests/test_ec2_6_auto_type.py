@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import MOTO_URL, flat, NOBLE_ARM64_AMI, inventory_list, live_instances, run_playbook, tags_of
+from conftest import MOTO_URL, flat, moto_client, NOBLE_ARM64_AMI, inventory_list, live_instances, run_playbook, tags_of
 
 ALT_ENV = "molecule-alt"
 ALT_NAME = f"stocksense-{ALT_ENV}-web"
@@ -27,10 +27,13 @@ def alt_instance(ec2):
     assert result.rc == 0, result.output
     instances = live_instances(ec2, ALT_NAME)
     yield instances
-    removed = run_playbook("playbooks/teardown.yml", extra_vars={"ec2_env": ALT_ENV})
+    # Its backups too (the sandbox's settings: a bucket, no snapshot vault), so the last teardown
+    # test finds only the scenario's own.
+    removed = run_playbook("playbooks/teardown.yml", extra_vars={"ec2_env": ALT_ENV, "teardown_delete_backups": True})
     assert removed.rc == 0, removed.output
     assert removed.changed > 0, removed.output
     assert live_instances(ec2, ALT_NAME) == []
+    assert not [b for b in moto_client("s3").list_buckets()["Buckets"] if b["Name"].startswith(ALT_NAME)]
 
 
 def test_auto_takes_the_first_allowed_free_tier_type_with_its_arm64_image(ec2, alt_instance):

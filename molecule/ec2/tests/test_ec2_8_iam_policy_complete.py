@@ -24,6 +24,11 @@ EXPECTED = {
     "ec2:RunInstances", "ec2:StopInstances", "ec2:StartInstances", "ec2:TerminateInstances",
     "ec2:AllocateAddress", "ec2:ReleaseAddress", "ec2:DescribeInstanceTypes", "ec2:DescribeImages",
     "ec2:DescribeInstances", "iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRole",
+    # aws_monitoring: bucket, snapshot plan, topic, alarms, metric filter, dashboard, and removal.
+    "s3:CreateBucket", "s3:PutBucketPolicy", "s3:PutBucketLifecycleConfiguration", "s3:DeleteBucket",
+    "iam:AttachRolePolicy", "backup:CreateBackupPlan", "backup:DeleteBackupPlan", "backup:DeleteBackupVault",
+    "sns:CreateTopic", "sns:Subscribe", "sns:DeleteTopic", "monitoring:PutMetricAlarm", "monitoring:DeleteAlarms",
+    "logs:PutMetricFilter", "logs:DeleteMetricFilter", "monitoring:PutDashboard", "monitoring:DeleteDashboards",
 }
 
 
