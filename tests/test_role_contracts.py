@@ -9,6 +9,8 @@
   a short string, an empty list or mapping) is written as it is, in backticks, one per name in the
   row or one for all of them; a default computed by Jinja or a long value may be described in words,
   and an empty default the role requires may say "required". Backticked values are compared.
+- In the roles listed in OVERRIDABLE_TEMPLATE_ROLES every template task takes its src from one
+  *_template variable whose default is a file of the role's templates/, and every such file has one.
 """
 
 from __future__ import annotations
@@ -146,3 +148,44 @@ def test_readme_tables_name_every_variable_and_nothing_else(role):
 @pytest.mark.parametrize("role", ROLES)
 def test_readme_defaults_equal_the_defaults_file(role):
     assert readme_default_problems(role) == []
+
+
+# Roles whose every template can be replaced by the user through one variable (geerlingguy's
+# nginx_vhost_template style). The app role joins the list once its templates are overridable too.
+OVERRIDABLE_TEMPLATE_ROLES = ["baseline", "certbot", "cloudwatch_agent", "nginx", "swap"]
+# src: "{{ name_template }}", or for a loop over items that may name their own: item.template | default(name_template).
+TEMPLATE_VARIABLE = re.compile(r"^\{\{\s*(?:item\.template\s*\|\s*default\(\s*)?([a-z0-9_]+_template)\s*\)?\s*\}\}$")
+
+
+def template_sources(node) -> list[str]:
+    """src of every ansible.builtin.template task anywhere in a tasks or handlers file (blocks included)."""
+    if isinstance(node, list):
+        return [src for item in node for src in template_sources(item)]
+    if isinstance(node, dict):
+        found = [node["ansible.builtin.template"]["src"]] if isinstance(node.get("ansible.builtin.template"), dict) else []
+        return found + [src for value in node.values() for src in template_sources(value)]
+    return []
+
+
+def role_template_sources(role: str) -> list[str]:
+    files = sorted((ROLES_DIR / role).glob("tasks/*.yml")) + sorted((ROLES_DIR / role).glob("handlers/*.yml"))
+    return [src for path in files for src in template_sources(yaml.safe_load(path.read_text()))]
+
+
+@pytest.mark.parametrize("role", OVERRIDABLE_TEMPLATE_ROLES)
+def test_every_template_is_chosen_by_a_variable_defaulting_to_the_roles_own_file(role):
+    values = defaults(role)
+    own_files = sorted(p.name for p in (ROLES_DIR / role / "templates").glob("*")) if (ROLES_DIR / role / "templates").is_dir() else []
+    problems = []
+    chosen = []
+    for src in role_template_sources(role):
+        match = TEMPLATE_VARIABLE.match(src.strip())
+        if not match:
+            problems.append(f"template src {src!r} is not a *_template variable")
+            continue
+        name = match.group(1)
+        if values.get(name) not in own_files:
+            problems.append(f"{name} defaults to {values.get(name)!r}, not one of the role's templates {own_files}")
+        chosen.append(values.get(name))
+    problems += [f"templates/{name} is never the default of a *_template variable" for name in own_files if name not in chosen]
+    assert problems == []
