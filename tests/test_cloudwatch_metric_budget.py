@@ -41,13 +41,16 @@ def unbounded(metrics: dict) -> list[str]:
 # The app's own metrics (app/src/stocksense/web/metrics.py, sent in Embedded Metric Format to the
 # agent's EMF listener); app/tests/web/test_metrics.py checks the app emits exactly these by default.
 APP_METRICS = {"Requests", "Errors5xx", "PredictionLatency", "DataAgeDays"}
+# Made by the aws_monitoring role: a log metric filter on the app's failed-job lines.
+STACK_METRICS = {"JobFailures"}
 
 
 def test_defaults_fit_the_free_tier_with_the_apps_metrics():
     metrics = DEFAULTS["cloudwatch_agent_metrics_collected"]
-    assert count(metrics) == 6
+    assert count(metrics) == 5
     assert DEFAULTS["cloudwatch_agent_app_metric_count"] == len(APP_METRICS) == 4
-    total = count(metrics) + DEFAULTS["cloudwatch_agent_app_metric_count"]
+    assert DEFAULTS["cloudwatch_agent_stack_metric_count"] == len(STACK_METRICS) == 1
+    total = count(metrics) + DEFAULTS["cloudwatch_agent_app_metric_count"] + DEFAULTS["cloudwatch_agent_stack_metric_count"]
     assert total <= DEFAULTS["cloudwatch_agent_custom_metric_budget"] == 10
     assert unbounded(metrics) == []
 
@@ -65,9 +68,12 @@ def test_readme_table_counts_the_same_metrics():
     defaults = {m for section in DEFAULTS["cloudwatch_agent_metrics_collected"].values() for m in section["measurement"]}
     assert names == defaults
     assert len(rows) == count(DEFAULTS["cloudwatch_agent_metrics_collected"])
-    app_rows = [m.group(1) for line in table.splitlines() if (m := re.match(r"^\| `([A-Z][A-Za-z0-9]+)`", line))]
+    upper_rows = [m.group(1) for line in table.splitlines() if (m := re.match(r"^\| `([A-Z][A-Za-z0-9]+)`", line))]
+    app_rows = [name for name in upper_rows if name not in STACK_METRICS]
+    stack_rows = [name for name in upper_rows if name in STACK_METRICS]
     assert set(app_rows) == APP_METRICS and len(app_rows) == DEFAULTS["cloudwatch_agent_app_metric_count"]
-    total = len(rows) + len(app_rows)
+    assert len(stack_rows) == DEFAULTS["cloudwatch_agent_stack_metric_count"]
+    total = len(rows) + len(app_rows) + len(stack_rows)
     assert f"| **total** | | | **{total} of {DEFAULTS['cloudwatch_agent_custom_metric_budget']}** |" in table
 
 
@@ -122,3 +128,12 @@ def test_the_old_default_with_diskio_on_every_device_is_refused():
 
 def test_a_per_device_plugin_without_resources_is_unbounded():
     assert unbounded({"net": {"measurement": ["bytes_sent"]}}) == ["net"]
+
+
+def test_stack_metrics_are_the_log_metric_filters_the_stack_creates():
+    """Every custom metric a log metric filter makes (roles/aws_monitoring) is counted as a stack metric."""
+    tasks = yaml.safe_load((ROLE.parent / "aws_monitoring" / "tasks" / "alarms.yml").read_text())
+    filters = [t["amazon.aws.cloudwatchlogs_log_group_metric_filter"] for t in tasks
+               if "amazon.aws.cloudwatchlogs_log_group_metric_filter" in t]
+    made = {f["metric_transformation"]["metric_name"] for f in filters}
+    assert made == STACK_METRICS

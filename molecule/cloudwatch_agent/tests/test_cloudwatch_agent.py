@@ -56,7 +56,7 @@ def test_schema_check_rejects_a_broken_config(host):
 
 def test_metrics_cover_the_instance(host):
     metrics = rendered_config(host)["metrics"]
-    assert set(metrics["metrics_collected"]) == {"cpu", "mem", "disk", "swap", "netstat"}
+    assert set(metrics["metrics_collected"]) == {"cpu", "mem", "disk", "swap"}
     assert metrics["metrics_collected"]["disk"]["resources"] == ["/"]
     assert metrics["append_dimensions"] == {"InstanceId": "${aws:InstanceId}", "InstanceType": "${aws:InstanceType}"}
     assert rendered_config(host)["agent"]["metrics_collection_interval"] == 60
@@ -68,10 +68,12 @@ def test_logs_ship_nginx_app_and_system_journal_with_retention(host):
     assert set(files) == {"/var/log/nginx/access.log", "/var/log/nginx/error.log"}
     assert files["/var/log/nginx/access.log"]["log_group_name"] == "/stocksense/nginx/access"
     journal = logs["journald"]["collect_list"]
-    assert journal[0]["units"] == ["stocksense.service", "stocksense-refresh.service"]
+    assert journal[0]["units"] == ["stocksense.service", "stocksense-refresh.service", "stocksense-backup.service"]
     assert journal[0]["log_group_name"] == "/stocksense/app"
-    assert journal[1] == {**journal[1], "log_group_name": "/stocksense/system", "priority": "warning"}
-    assert "units" not in journal[1]
+    # The app role's unit-failed alerts reach the log group the failed-job metric filter reads.
+    assert journal[1] == {**journal[1], "log_group_name": "/stocksense/app", "matches": [{"SYSLOG_IDENTIFIER": "stocksense-alert"}]}
+    assert journal[2] == {**journal[2], "log_group_name": "/stocksense/system", "priority": "warning"}
+    assert "units" not in journal[2]
     for entry in [*files.values(), *journal]:
         assert entry["retention_in_days"] == 30
         assert entry["log_stream_name"] == "{instance_id}"
