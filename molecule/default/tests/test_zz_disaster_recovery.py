@@ -121,7 +121,7 @@ def s3():
 
 def restore_summary(output: str) -> dict:
     """The `stocksense restore --json` line the role prints (YAML or JSON callback format)."""
-    found = re.search(r'(\{\\?"restored\\?": [^\n]*?\})', output)
+    found = re.search(r'(\{[^\n{}]*?\\?"restored\\?": [^\n]*?\})', output)
     assert found, f"no restore summary in the play output:\n{output[-4000:]}"
     return json.loads(found.group(1).replace('\\"', '"'))
 
@@ -146,8 +146,12 @@ def drill() -> dict:
     _, figures["remove_container_seconds"] = playbook("playbooks/sandbox.yml")
     assert subprocess.run(["podman", "container", "exists", INSTANCE], check=False).returncode == 1
     # 4. A fresh instance restored from the latest backup (site.yml's stages, the app role only).
-    output, figures["rebuild_seconds"] = playbook("site.yml", "--tags", "provision,sandbox,configure", "--skip-tags", OTHER_ROLES,
-                                                  "-e", "restore_from_backup=true")
+    # Two runs, as scripts/demo.sh stages them: within one run the configure play does not see the
+    # BackupDestination tag that provision set after the instance was created.
+    _, provision_seconds = playbook("site.yml", "--tags", "provision,sandbox")
+    output, configure_seconds = playbook("site.yml", "--tags", "configure", "--skip-tags", "preflight," + OTHER_ROLES,
+                                         "-e", "restore_from_backup=true")
+    figures["rebuild_seconds"] = provision_seconds + configure_seconds
     figures["restore"] = restore_summary(output)
     wait_ready()
     figures["drill_seconds"] = time.monotonic() - started
