@@ -17,6 +17,9 @@
 # It talks to the app only through its CLI (app/INTERFACES.md): train, backtest, seed, models list,
 # release export; the registry layout and the model names are the app's business.
 set -euo pipefail
+# The wheel's bytes include its files' modes, which follow the umask: fix it, so that the same
+# sources give the same wheel whoever runs the build (a 077 caller would otherwise redeploy).
+umask 022
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 app_dir=${APP_DIR:-$repo/app}

@@ -47,6 +47,10 @@ secrets() {
   # admin password in the closing lines, so the person running the demo can log in.
   mkdir -p "$cache"
   chmod 0700 "$cache"
+  # 077 for these files only: the stages after this build the app's wheel, whose bytes (file
+  # modes) must not depend on the caller's umask.
+  local saved_umask
+  saved_umask=$(umask)
   umask 077
   [ -s "$cache/app-secret-key" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$cache/app-secret-key"
   [ -s "$cache/admin-password" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(18))' > "$cache/admin-password"
@@ -56,6 +60,7 @@ secrets() {
       | sed -n "s/^STOCKSENSE_ADMIN_PASSWORD_HASH='\(.*\)'$/\1/p" > "$cache/admin-password-hash"
     [ -s "$cache/admin-password-hash" ] || { echo "[demo] could not hash the admin password" >&2; exit 1; }
   fi
+  umask "$saved_umask"
 }
 
 services() {
