@@ -13,7 +13,8 @@ fi
 # 1. Debian packages: podman-based test instances and the image build; pebble (ACME stand-in);
 #    curl (the HTTPS check); Chromium, its driver and certutil for the end-to-end browser test.
 # pebble + openssl: the local ACME test CA of the certbot scenario (scripts/pebble.sh).
-packages=(podman crun fuse-overlayfs slirp4netns uidmap debootstrap git make python3-venv pebble openssl curl chromium chromium-driver libnss3-tools)
+# postgresql: the app suite starts a throwaway cluster from its binaries (app/tests/pg.py).
+packages=(podman crun fuse-overlayfs slirp4netns uidmap debootstrap git make python3-venv pebble openssl curl chromium chromium-driver libnss3-tools postgresql)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -1,4 +1,5 @@
-"""Shared fixtures: real bundled prices in a throw-away STOCKSENSE_HOME."""
+"""Shared fixtures: real bundled prices in a throw-away STOCKSENSE_HOME; a throwaway PostgreSQL
+cluster (tests/pg.py) and `database_url`, which runs a test on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pg import Cluster, remove_cluster, start_cluster
 
 from stocksense.config import Settings, load_settings
 from stocksense.data import queries
@@ -57,3 +59,42 @@ def trained_copy(trained_home: Path, tmp_path: Path) -> Settings:
     home = tmp_path / "home"
     shutil.copytree(trained_home, home)
     return load_settings({**TINY_ENV, "STOCKSENSE_HOME": str(home)})
+
+
+# --- PostgreSQL: one throwaway cluster per run, a fresh database per test ----------------------
+
+@pytest.fixture(scope="session")
+def pg_cluster():  # type: ignore[no-untyped-def]
+    """Started on first use only; a missing server fails the tests that need it (never a skip)."""
+    cluster = start_cluster()
+    yield cluster
+    remove_cluster(cluster)
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """SQLAlchemy URL of a fresh, empty database in the run's cluster."""
+    return pg_cluster.url(pg_cluster.new_database())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on SQLite (a file under tmp_path) and on the real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/home/stocksense.db"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def db_settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings({"STOCKSENSE_HOME": str(tmp_path / "home"),
+                          "STOCKSENSE_DATABASE_URL": database_url})
+
+
+@pytest.fixture
+def db_engine(db_settings: Settings):  # type: ignore[no-untyped-def]
+    """A migrated engine on each backend (see database_url)."""
+    eng = get_engine(db_settings)
+    migrate(eng)
+    yield eng
+    eng.dispose()

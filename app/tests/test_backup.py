@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pg import free_port as _free_port
 
 from stocksense.backup import SCHEMA_VERSION, BackupError, run_backup, run_restore
 from stocksense.cli.backup_cmds import backup, restore
@@ -197,12 +197,6 @@ def test_unknown_backup_id_and_path_tricks_are_refused(home: Settings, tmp_path:
 
 
 # --- S3 (moto stands in for S3) -----------------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def moto_s3():

@@ -31,7 +31,23 @@ def get_engine(settings: Settings) -> Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 10})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(postgres_driver(url), pool_pre_ping=True,
+                            connect_args=_connect_timeout(url))
+
+
+def postgres_driver(url: sa.URL) -> sa.URL:
+    """`postgresql://` (as RDS and libpq write it) means psycopg 3, the driver the `postgres`
+    extra installs; SQLAlchemy would otherwise look for psycopg2."""
+    if url.drivername == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def _connect_timeout(url: sa.URL) -> dict[str, int]:
+    # libpq waits forever for a host that drops packets; readiness and the CLI must not hang.
+    if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+        return {"connect_timeout": 5}
+    return {}
 
 
 def _now() -> str:

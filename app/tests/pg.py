@@ -1,0 +1,98 @@
+"""A throwaway PostgreSQL cluster for the test run, from Debian's `postgresql` package.
+
+One cluster per pytest run (initdb with trust auth, 127.0.0.1 on a free port, its socket in its
+own folder, run as the `postgres` user when the tests run as root); each test asks for a fresh
+database (CREATE DATABASE is cheap). A missing server is a FAILURE, never a skip: the suite must
+not pass without having run against PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SETUP_HINT = "run make host / scripts/host-setup.sh (installs Debian's postgresql package)"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pg_bin() -> Path:
+    """The newest installed server's bin folder (15 on bookworm, 17 on trixie)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    if not found:
+        pytest.fail(f"PostgreSQL server binaries not found under /usr/lib/postgresql: {SETUP_HINT}",
+                    pytrace=False)
+    return found[-1].parent
+
+
+def as_postgres(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    return subprocess.run(prefix + argv, capture_output=True, text=True, check=True)
+
+
+@dataclass
+class Cluster:
+    bin: Path
+    data: Path
+    port: int
+    _names = itertools.count(1)
+
+    def url(self, database: str, driver: str = "postgresql+psycopg") -> str:
+        return f"{driver}://postgres@127.0.0.1:{self.port}/{database}"
+
+    def psql(self, database: str, sql: str) -> str:
+        return subprocess.run([str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port),
+                               "-U", "postgres", "-d", database, "-At", "-v", "ON_ERROR_STOP=1",
+                               "-c", sql], capture_output=True, text=True, check=True).stdout
+
+    def new_database(self, prefix: str = "t") -> str:
+        """A fresh, empty database; returns its name."""
+        name = f"{prefix}_{os.getpid()}_{next(self._names)}"
+        self.psql("postgres", f"CREATE DATABASE {name}")
+        return name
+
+    def stop(self) -> None:
+        as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data / "db"), "-m", "fast",
+                     "-w", "stop"])
+
+
+def start_cluster() -> Cluster:
+    binary = pg_bin()
+    # not under pytest's tmp folder: that one is private to root, and the server runs as postgres
+    data = Path(tempfile.mkdtemp(prefix="stocksense-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+    cluster = Cluster(binary, data, free_port())
+    try:
+        as_postgres([str(binary / "initdb"), "-D", str(data / "db"), "--auth=trust",
+                     "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"])
+        # fsync off: a throwaway cluster needs no durability, and the run stays fast
+        as_postgres([str(binary / "pg_ctl"), "-D", str(data / "db"), "-w", "-l",
+                     str(data / "log"), "-o", f"-p {cluster.port} -k {data} -F "
+                     "-c listen_addresses=127.0.0.1", "start"])
+    except subprocess.CalledProcessError as exc:
+        shutil.rmtree(data, ignore_errors=True)
+        pytest.fail(f"could not start a throwaway PostgreSQL ({exc.cmd[-1]}): "
+                    f"{exc.stderr.strip()[-500:]}; {SETUP_HINT}", pytrace=False)
+    return cluster
+
+
+def remove_cluster(cluster: Cluster) -> None:
+    try:
+        cluster.stop()
+    finally:
+        shutil.rmtree(cluster.data, ignore_errors=True)
