@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -172,12 +173,34 @@ def save_backtest(engine: Engine, *, symbol: str, refit_every: int,
         return int(result.inserted_primary_key[0])
 
 
+def save_backtest_unless(engine: Engine, *, symbol: str, refit_every: int,
+                         metrics: dict[str, Any], points: list[dict[str, Any]],
+                         same: Callable[[dict[str, Any], dict[str, Any]], bool]) -> int | None:
+    """Store a backtest unless same(latest, new); None when skipped. The check and the insert
+    run under a write lock on the symbol's row (a no-op UPDATE: a row lock on PostgreSQL, the
+    write lock on SQLite), so two instances syncing at once store it only once."""
+    symbol = validate_symbol(symbol)
+    new = {"symbol": symbol, "refit_every": refit_every, "metrics": metrics, "points": points}
+    with engine.begin() as conn:
+        _ensure_symbol(conn, symbol, None, None)
+        conn.execute(S.update().where(S.c.symbol == symbol).values(symbol=S.c.symbol))
+        latest = _latest_backtest(conn, symbol)
+        if latest is not None and same(latest, new):
+            return None
+        result = conn.execute(schema.backtests.insert().values(created_at=_now(), **new))
+        return int(result.inserted_primary_key[0])
+
+
 def latest_backtest(engine: Engine, symbol: str) -> dict[str, Any] | None:
     symbol = validate_symbol(symbol)
+    with engine.connect() as conn:
+        return _latest_backtest(conn, symbol)
+
+
+def _latest_backtest(conn: sa.Connection, symbol: str) -> dict[str, Any] | None:
     B = schema.backtests
     query = sa.select(B).where(B.c.symbol == symbol).order_by(B.c.id.desc()).limit(1)
-    with engine.connect() as conn:
-        row = conn.execute(query).first()
+    row = conn.execute(query).first()
     if row is None:
         return None
     return {

@@ -74,12 +74,13 @@ def import_backtests(engine: Engine, symbols: Sequence[str], backtests: Path) ->
         if not path.is_file():
             continue
         shipped = json.loads(path.read_text(encoding="utf-8"))
-        latest = queries.latest_backtest(engine, symbol)
-        if latest is not None and _identity(latest) == _identity(shipped):
-            continue
-        queries.save_backtest(engine, symbol=symbol, refit_every=int(shipped["refit_every"]),
-                              metrics=shipped["metrics"], points=shipped["points"])
-        actions.append(f"stored backtest of {symbol} from {shipped.get('created_at')}")
+        # check and store in one locked transaction: instances syncing at once store it once
+        stored = queries.save_backtest_unless(
+            engine, symbol=symbol, refit_every=int(shipped["refit_every"]),
+            metrics=shipped["metrics"], points=shipped["points"],
+            same=lambda latest, new: _identity(latest) == _identity(new))
+        if stored is not None:
+            actions.append(f"stored backtest of {symbol} from {shipped.get('created_at')}")
     return actions
 
 
