@@ -32,6 +32,10 @@ class Settings:
     seed: int = 42
     # Max training epochs (early stopping usually ends sooner).
     epochs: int = 40
+    # An s3:// registry is served from this local cache, its `latest` pointers polled at most
+    # every registry_poll_seconds (STOCKSENSE_REGISTRY_CACHE, STOCKSENSE_REGISTRY_POLL_SECONDS).
+    registry_cache: Path | None = None
+    registry_poll_seconds: float = 30.0
 
     @property
     def log_dir(self) -> Path:
@@ -100,4 +104,19 @@ def load_settings(
         train_days=_int("STOCKSENSE_TRAIN_DAYS", 2520),
         seed=_int("STOCKSENSE_SEED", 42),
         epochs=_int("STOCKSENSE_EPOCHS", 40),
+        registry_cache=Path(env.get("STOCKSENSE_REGISTRY_CACHE")
+                            or home / "registry-cache").expanduser(),
+        registry_poll_seconds=_seconds(env.get("STOCKSENSE_REGISTRY_POLL_SECONDS")),
     )
+
+
+def _seconds(raw: str | None, default: float = 30.0) -> float:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also refuses nan
+        raise ValueError(f"STOCKSENSE_REGISTRY_POLL_SECONDS must be seconds >= 0, got {raw!r}")
+    return value

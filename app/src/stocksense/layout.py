@@ -7,7 +7,8 @@ cli all take these names from here instead of writing them out again.
 - The model registry's key layout (the same keys on a folder or on S3):
       {SYMBOL}/{model}/versions/{version}/model.tflite
       {SYMBOL}/{model}/versions/{version}/meta.json    written after the model; holds its sha256
-      {SYMBOL}/{model}/latest                           {"version": ...}, written last
+      {SYMBOL}/{model}/versions/{version}/manifest.json every file's sha256 and size, written next
+      {SYMBOL}/{model}/latest                           {"version", "manifest_sha256"}, written last
 - A release bundle (`stocksense release export`): registry/ in the layout above, holding only
   the latest version of each model, and import/backtests/{SYMBOL}.json.
 - The JSON the CLI prints with --json: progress events {"event": KIND, ...} (JSON lines from the
@@ -24,6 +25,7 @@ MODEL_NAMES: tuple[str, ...] = ("transformer", "lstm")
 # --- Registry keys ---------------------------------------------------------------------------
 MODEL_FILE = "model.tflite"
 META_FILE = "meta.json"
+MANIFEST_FILE = "manifest.json"
 LATEST_POINTER = "latest"
 VERSIONS_DIR = "versions"
 
@@ -45,13 +47,22 @@ def version_key(symbol: str, model_name: str, version: str, file_name: str = "")
     return f"{base}/{file_name}" if file_name else base
 
 
-def latest_pointer(version: str) -> bytes:
-    return json.dumps({"version": version}).encode()
+def latest_pointer(version: str, manifest_sha256: str | None = None) -> bytes:
+    fields = {"version": version}
+    if manifest_sha256 is not None:  # lets a reader check the manifest it is about to trust
+        fields["manifest_sha256"] = manifest_sha256
+    return json.dumps(fields).encode()
 
 
 def read_latest_pointer(raw: bytes) -> str:
     """The version a `latest` pointer names; ValueError/KeyError/TypeError when unreadable."""
     return str(json.loads(raw)["version"])
+
+
+def read_latest_manifest_sha256(raw: bytes) -> str | None:
+    """The manifest sha256 a `latest` pointer names (None for pointers written before manifests)."""
+    value = json.loads(raw).get("manifest_sha256")
+    return None if value is None else str(value)
 
 
 # --- Release bundle ----------------------------------------------------------------------------

@@ -48,12 +48,13 @@ def _json_errors(as_json: bool) -> Iterator[None]:
         raise UserError(message) from exc
     except Exception as exc:
         from stocksense.cli.common import _known_errors
+        from stocksense.registry import RegistryError
 
-        message = str(exc) if isinstance(exc, _known_errors()) else \
-            f"{type(exc).__name__}: {exc}"
+        known = (*_known_errors(), RegistryError)  # e.g. S3 unreachable while publishing
+        message = str(exc) if isinstance(exc, known) else f"{type(exc).__name__}: {exc}"
         if as_json:
             emit_json({"event": "error", "message": message})
-        if isinstance(exc, _known_errors()):
+        if isinstance(exc, known):
             raise UserError(message) from exc
         raise
 
@@ -113,6 +114,10 @@ def train(symbol: str, model_names: tuple[str, ...], epochs: int | None, days: i
         settings, engine = settings_and_engine()
         if days is not None and days < 1:
             raise UserError("--days must be positive")
+        # Before any training: a bad registry URL, a missing bucket or missing credentials.
+        from stocksense.cli.registry_cmds import open_target_registry
+
+        open_target_registry(settings.registry_url)
         from stocksense.pipeline.train import TrainOptions, load_rows
 
         # Fail fast (and without TensorFlow) on an unknown symbol or short history.

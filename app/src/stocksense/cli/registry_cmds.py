@@ -38,13 +38,17 @@ def list_models(symbols: tuple[str, ...] = (), registry_dir: str | None = None,
     "missing": ["SYMBOL model", ...], "models": [{symbol, model_name, version, metrics, ...}]}.
     """
     from stocksense.data.symbols import validate_symbol
+    from stocksense.registry import RegistryUnavailable
 
     registry = open_registry_option(registry_dir)
-    versions = registry.latest_versions([validate_symbol(s) for s in symbols] or None)
+    try:
+        versions = registry.latest_versions([validate_symbol(s) for s in symbols] or None)
+        items = [_model_item(registry, s, m, v) for s, by_model in versions.items()
+                 for m, v in by_model.items() if v is not None]
+    except RegistryUnavailable as exc:
+        raise UserError(str(exc)) from exc
     missing = [f"{s} {m}" for s, by_model in versions.items() for m, v in by_model.items()
                if v is None]
-    items = [_model_item(registry, s, m, v) for s, by_model in versions.items()
-             for m, v in by_model.items() if v is not None]
     complete = bool(versions) and not missing
     if as_json:
         emit_json({"ok": complete or not require_complete, "model_names": list(MODEL_NAMES),
@@ -59,14 +63,72 @@ def list_models(symbols: tuple[str, ...] = (), registry_dir: str | None = None,
 
 def open_registry_option(registry_dir: str | None):  # type: ignore[no-untyped-def]
     from stocksense.config import load_settings
-    from stocksense.registry import open_registry
+    from stocksense.registry import RegistryUnavailable, open_registry
 
     if registry_dir is not None:
         return open_registry(str(Path(registry_dir).resolve()))
     try:
         return open_registry(load_settings().registry_url)
-    except ValueError as exc:
+    except (ValueError, RegistryUnavailable) as exc:
         raise UserError(str(exc)) from exc
+
+
+def open_target_registry(url: str | None):  # type: ignore[no-untyped-def]
+    """The registry to publish into (URL, or the configured one), checked before any work.
+
+    A bad URL, a missing bucket, missing credentials or no boto3: UserError (exit 2).
+    """
+    from stocksense.config import load_settings
+    from stocksense.registry import RegistryUnavailable, open_registry
+
+    try:
+        registry = open_registry(url or load_settings().registry_url)
+        registry.check()
+    except (ValueError, RegistryUnavailable) as exc:
+        raise UserError(str(exc)) from exc
+    return registry
+
+
+@models.command("push")
+@click.argument("symbols", nargs=-1)
+@click.option("--from", "source_dir", required=True,
+              type=click.Path(file_okay=False, exists=True),
+              help="A registry folder to take the latest versions from (e.g. a release "
+                   "bundle's registry/).")
+@click.option("--to", "target_url", default=None,
+              help="Registry to publish into, e.g. s3://bucket/prefix (default: the configured "
+                   "STOCKSENSE_REGISTRY).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
+def push_models(symbols: tuple[str, ...], source_dir: str, target_url: str | None,
+                as_json: bool) -> None:
+    """Publish the latest version of each model of SYMBOLS (default: all) into a registry.
+
+    Each version goes through the publish protocol: its files checked and written, then its
+    manifest, then `latest`. A version the target already serves is not written again.
+    JSON: {"ok", "changed", "pushed": [{symbol, model, version, changed}]}. Exit 1 when a source
+    file fails its check (nothing of that model is written), 2 for a bad target.
+    """
+    from stocksense.cli.common import EXIT_FAILED, fail, finish
+    from stocksense.data.symbols import validate_symbol
+    from stocksense.registry import CorruptArtifact, RegistryUnavailable, open_registry
+
+    target = open_target_registry(target_url)
+    source = open_registry(str(Path(source_dir).resolve()))
+    pushed: list[dict[str, Any]] = []
+    try:
+        for symbol in [validate_symbol(s) for s in symbols] or source.symbols():
+            for name in MODEL_NAMES:
+                version, changed = source.push_latest(target, symbol, name)
+                if version is not None:
+                    pushed.append({"symbol": symbol, "model": name, "version": version,
+                                   "changed": changed})
+    except CorruptArtifact as exc:
+        fail(as_json, str(exc), code=EXIT_FAILED, pushed=pushed)
+    except RegistryUnavailable as exc:
+        fail(as_json, str(exc), pushed=pushed)
+    changed = any(p["changed"] for p in pushed)
+    finish(as_json, f"{sum(p['changed'] for p in pushed)} of {len(pushed)} model(s) published",
+           changed=changed, pushed=pushed)
 
 
 def _model_item(registry, symbol: str, name: str, version: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]

@@ -1,5 +1,7 @@
-"""Versioned model artifacts with a `latest` pointer (local folder; S3 later)."""
+"""Versioned model artifacts with a `latest` pointer: a local folder, or S3 read through a cache."""
 
-from stocksense.registry.registry import CorruptArtifact, ModelRegistry, open_registry
+from stocksense.registry.errors import CorruptArtifact, RegistryError, RegistryUnavailable
+from stocksense.registry.registry import ModelRegistry, open_registry
 
-__all__ = ["CorruptArtifact", "ModelRegistry", "open_registry"]
+__all__ = ["CorruptArtifact", "ModelRegistry", "RegistryError", "RegistryUnavailable",
+           "open_registry"]

@@ -7,9 +7,16 @@ That maps 1:1 onto a local folder and onto S3 objects (a PUT is atomic there).
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlparse
+
+from stocksense.registry.errors import RegistryUnavailable
+
+# S3 bucket names: 3-63 lower-case letters, digits, dots and hyphens.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 class ArtifactStore(Protocol):
@@ -18,6 +25,7 @@ class ArtifactStore(Protocol):
     def list_children(self, prefix: str) -> list[str]: ...
     def uri(self, key: str) -> str: ...
     def stamp(self, key: str) -> object | None: ...
+    def check(self) -> None: ...
 
 
 class LocalStore:
@@ -61,6 +69,9 @@ class LocalStore:
     def uri(self, key: str) -> str:
         return str(self._path(key))
 
+    def check(self) -> None:
+        """A folder needs nothing up front: it is created on the first write."""
+
     def stamp(self, key: str) -> object | None:
         # Cheap change detector for the `latest` pointer (no read needed).
         try:
@@ -71,38 +82,84 @@ class LocalStore:
 
 
 class S3Store:
-    """s3://bucket/prefix store. Needs boto3 (not a dependency yet; not tested here)."""
+    """s3://bucket/prefix store (boto3, the `backup` extra; imported only when one is opened).
+
+    Credentials come from boto3's default chain (the instance role); AWS_ENDPOINT_URL /
+    AWS_ENDPOINT_URL_S3 point it elsewhere (moto in the tests). Every failure is a
+    RegistryUnavailable naming the operation and the object, never the credentials.
+    """
 
     def __init__(self, url: str) -> None:
-        import boto3  # type: ignore[import-not-found]
-
-        bucket_and_prefix = url.removeprefix("s3://")
-        self.bucket, _, prefix = bucket_and_prefix.partition("/")
-        self.prefix = prefix.strip("/")
-        self.client = boto3.client("s3")
+        parsed = urlparse(url)
+        if parsed.scheme != "s3" or not _BUCKET.match(parsed.netloc or ""):
+            raise RegistryUnavailable(
+                f"not a valid S3 registry URL: {url!r} (expected s3://bucket/prefix)")
+        try:
+            import boto3
+            from botocore.config import Config
+            from botocore.exceptions import BotoCoreError, ClientError
+        except ModuleNotFoundError as exc:
+            raise RegistryUnavailable("boto3 is not installed: an s3:// registry needs "
+                                      "pip install 'stocksense[backup]'") from exc
+        self.bucket = parsed.netloc
+        self.prefix = parsed.path.strip("/")
+        # Short timeouts: a poll from a serving thread must not hang on a dead network.
+        config = Config(connect_timeout=5, read_timeout=15,
+                        retries={"max_attempts": 3, "mode": "standard"})
+        try:
+            self.client = boto3.client("s3", config=config)
+        except BotoCoreError as exc:  # e.g. no region configured
+            raise RegistryUnavailable(f"cannot open s3://{self.bucket}: {exc}") from exc
+        self._client_error = ClientError
+        self._errors = (BotoCoreError, ClientError)
 
     def _key(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
+        return "/".join(part for part in (self.prefix, key) if part)
+
+    def _call(self, what: str, key: str, fn, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(**kwargs)
+        except self._errors as exc:
+            raise RegistryUnavailable(f"{what} {self.uri(key)} failed: {exc}") from exc
+
+    def _missing(self, exc: Exception) -> bool:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        return isinstance(exc, self._client_error) and code in ("404", "NoSuchKey", "NotFound")
+
+    def check(self) -> None:
+        """Fail now, with a clear reason, if the bucket is missing or the credentials are."""
+        self._call("opening", "", self.client.head_bucket, Bucket=self.bucket)
 
     def read_bytes(self, key: str) -> bytes | None:
         try:
             obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-        except self.client.exceptions.NoSuchKey:
-            return None
-        return obj["Body"].read()
+            return obj["Body"].read()
+        except self._errors as exc:
+            if self._missing(exc):
+                return None
+            raise RegistryUnavailable(f"reading {self.uri(key)} failed: {exc}") from exc
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        # One PUT is atomic on S3: readers get the old object or the new one, never a mix.
+        self._call("writing", key, self.client.put_object, Bucket=self.bucket,
+                   Key=self._key(key), Body=data)
 
     def list_children(self, prefix: str) -> list[str]:
-        full = self._key(prefix).rstrip("/") + "/"
+        full = self._key(prefix).strip("/")
+        full = f"{full}/" if full else ""
         names: set[str] = set()
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/"):
-            for cp in page.get("CommonPrefixes", []):
-                names.add(cp["Prefix"][len(full):].strip("/"))
-            for obj in page.get("Contents", []):
-                names.add(obj["Key"][len(full):])
+
+        def collect() -> None:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/"):
+                names.update(cp["Prefix"][len(full):].strip("/")
+                             for cp in page.get("CommonPrefixes", []))
+                names.update(obj["Key"][len(full):] for obj in page.get("Contents", []))
+
+        try:
+            collect()
+        except self._errors as exc:
+            raise RegistryUnavailable(f"listing {self.uri(prefix)} failed: {exc}") from exc
         return sorted(n for n in names if n and not n.startswith("."))
 
     def uri(self, key: str) -> str:
@@ -111,6 +168,8 @@ class S3Store:
     def stamp(self, key: str) -> object | None:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except Exception:
-            return None
+        except self._errors as exc:
+            if self._missing(exc):
+                return None
+            raise RegistryUnavailable(f"checking {self.uri(key)} failed: {exc}") from exc
         return head.get("ETag")

@@ -1,7 +1,9 @@
 """ForecastService: next-day forecasts from published LiteRT models.
 
 Picks up a newly published version without restart: each call stats the
-registry's `latest` pointer and reloads only when it changed.
+registry's `latest` pointer and reloads only when it changed. An s3:// registry is read
+through a local cache (stocksense.registry.cache) whose pointers follow S3's at most once
+per poll interval, so a forecast never waits on S3.
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ class ForecastService:
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self.settings = settings
         self.engine = engine
-        self.registry = open_registry(settings.registry_url)
+        self.registry = open_registry(settings.registry_url,
+                                      cache_dir=settings.registry_cache or
+                                      settings.home / "registry-cache",
+                                      poll_seconds=settings.registry_poll_seconds)
         self._cache: dict[tuple[str, str], _Loaded] = {}
         self._lock = threading.Lock()
 
@@ -94,6 +99,12 @@ class ForecastService:
         except (ValueError, RuntimeError) as exc:
             raise CorruptArtifact(f"{symbol}/{model_name}: LiteRT cannot load it: {exc}") from exc
 
+    def _refusals(self, symbol: str | None = None) -> list[str]:
+        """Why an s3:// registry's cache holds nothing for a model (the fetch refused or failed)."""
+        refused = getattr(self.registry, "refused", {})
+        return [why for (sym, _name), why in sorted(refused.items())
+                if symbol is None or sym == symbol]
+
     # -- public API ------------------------------------------------------
     def forecast(self, symbol: str, record: bool = False) -> dict[str, Any]:
         try:
@@ -116,6 +127,7 @@ class ForecastService:
             if item is not None:
                 loaded[name] = item
         if not loaded:
+            problems += self._refusals(symbol)
             detail = "; ".join(problems) or f"no trained model for {symbol}"
             raise ModelUnavailable(detail)
 
@@ -214,6 +226,6 @@ class ForecastService:
         except OSError as exc:
             reasons.append(f"registry: {exc}")
         if loaded == 0:
-            reasons.append("no models loaded")
+            reasons += ["no models loaded", *self._refusals()]
         return {"ok": not reasons, "reasons": reasons, "models_loaded": loaded,
                 "symbols": symbols}
