@@ -77,12 +77,13 @@ services() {
 # connection "podman", which mitogen redirects to its own; without mitogen, plain linear runs.
 # DEMO_STRATEGY=linear turns it off.
 use_mitogen() {
-  local py plugins
+  local py
   [ "${DEMO_STRATEGY:-mitogen}" = mitogen ] || { log "strategy: ${DEMO_STRATEGY} (DEMO_STRATEGY)"; return 0; }
   py=$(dirname "$(command -v ansible-playbook)")/python
-  if plugins=$("$py" -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))' 2>/dev/null); then
-    export ANSIBLE_STRATEGY_PLUGINS=$plugins/plugins/strategy ANSIBLE_STRATEGY=mitogen_linear
-    log "strategy: mitogen_linear ($plugins)"
+  # ansible.cfg's strategy_plugins folder holds the mitogen_linear shim; it needs the package.
+  if "$py" -c 'import ansible_mitogen' 2>/dev/null; then
+    export ANSIBLE_STRATEGY=mitogen_linear
+    log "strategy: mitogen_linear"
   else
     log "strategy: linear (mitogen is not installed next to ansible-playbook)"
   fi
