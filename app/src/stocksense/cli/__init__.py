@@ -15,6 +15,7 @@ from stocksense.cli.backup_cmds import backup, restore
 from stocksense.cli.common import StockSenseGroup
 from stocksense.cli.config_cmds import config
 from stocksense.cli.data_cmds import data, import_csv, ingest, refresh, seed, symbols
+from stocksense.cli.db_cmds import db
 from stocksense.cli.model_cmds import backtest, export, forecast, train
 from stocksense.cli.ready_cmds import wait_ready
 from stocksense.cli.registry_cmds import models
@@ -33,6 +34,7 @@ COMMANDS += [ingest, seed, import_csv, refresh, symbols, data]
 COMMANDS += [train, backtest, export, models, forecast]
 COMMANDS += [config, release, wait_ready]
 COMMANDS += [backup, restore]
+COMMANDS += [db]
 
 for _command in COMMANDS:
     cli.add_command(_command)

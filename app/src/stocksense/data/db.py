@@ -24,7 +24,12 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 def get_engine(settings: Settings) -> Engine:
     settings.home.mkdir(parents=True, exist_ok=True)
-    url = make_url(settings.database_url)
+    return engine_for_url(settings.database_url)
+
+
+def engine_for_url(database_url: str) -> Engine:
+    """An engine for any URL the app accepts (also `stocksense db copy`'s target)."""
+    url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -32,7 +37,7 @@ def get_engine(settings: Settings) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(postgres_driver(url), pool_pre_ping=True,
-                            connect_args=_connect_timeout(url))
+                            connect_args=connect_timeout(url))
 
 
 def postgres_driver(url: sa.URL) -> sa.URL:
@@ -43,7 +48,7 @@ def postgres_driver(url: sa.URL) -> sa.URL:
     return url
 
 
-def _connect_timeout(url: sa.URL) -> dict[str, int]:
+def connect_timeout(url: sa.URL) -> dict[str, int]:
     # libpq waits forever for a host that drops packets; readiness and the CLI must not hang.
     if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
         return {"connect_timeout": 5}
