@@ -93,6 +93,7 @@ def start_cluster() -> Cluster:
 
 def remove_cluster(cluster: Cluster) -> None:
     try:
-        cluster.stop()
+        if (cluster.data / "db" / "postmaster.pid").exists():  # a test may have stopped it
+            cluster.stop()
     finally:
         shutil.rmtree(cluster.data, ignore_errors=True)

@@ -130,7 +130,7 @@ def _build_backend(config: WebConfig, settings, engine, service):
         from stocksense.data.db import get_engine, migrate
 
         engine = get_engine(settings)
-        migrate(engine)
+        _migrate_or_report(migrate, engine)
     if service is None:
         from stocksense.serving import ForecastService
 
@@ -142,6 +142,21 @@ def _build_backend(config: WebConfig, settings, engine, service):
         cache_size=config.forecast_cache_size,
         recheck=config.forecast_recheck_seconds,
     )
+
+
+def _migrate_or_report(migrate, engine) -> None:
+    """A database that is down at start must not crash-loop the service: liveness answers and
+    /ready says "the database is not reachable" until it is back (`stocksense data sync` creates
+    the schema at deploy). One log line, the driver's first line: never the URL or password."""
+    import logging
+
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        migrate(engine)
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        logging.getLogger("stocksense.web").error("database not reachable at start: %s", reason)
 
 
 __all__ = ["create_app", "load_web_config", "WebConfig", "ConfigError", "PROBLEM_JSON"]

@@ -1,0 +1,61 @@
+"""Readiness with PostgreSQL down: /ready answers 503 with a clear reason (no exception text, no
+password) while liveness (/health) stays 200 — when the server stops under a running app, and
+when the app starts while the database is unreachable (a closed port on 127.0.0.1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pg import free_port, remove_cluster, start_cluster
+
+from stocksense.config import load_settings
+
+LEAKS = ("Traceback", "psycopg", "OperationalError", "refused", "hunter2", "5432")
+
+
+def make_app(tmp_path: Path, database_url: str):  # type: ignore[no-untyped-def]
+    from stocksense.web import create_app, load_web_config
+    from stocksense.web.auth import hash_password
+
+    config = load_web_config({
+        "STOCKSENSE_ENV": "testing", "STOCKSENSE_SECRET_KEY": "t" * 32,
+        "STOCKSENSE_ADMIN_PASSWORD_HASH": hash_password("a-long-admin-password"),
+    }).with_overrides(ready_cache_seconds=0)
+    settings = load_settings({"STOCKSENSE_HOME": str(tmp_path / "home"),
+                              "STOCKSENSE_DATABASE_URL": database_url})
+    return create_app(config, settings=settings)
+
+
+def assert_unready(client) -> None:  # type: ignore[no-untyped-def]
+    health = client.get("/health")
+    assert health.status_code == 200 and health.get_json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 503 and ready.mimetype == "application/problem+json"
+    body = ready.get_json()
+    assert body["detail"] == "the database is not reachable" and body["database"] is False
+    assert not [leak for leak in LEAKS if leak in ready.get_data(as_text=True)]
+
+
+def test_ready_fails_and_health_stays_up_when_postgres_stops(tmp_path: Path):
+    cluster = start_cluster()  # its own server: stopping the run's shared one would hurt others
+    app = None
+    try:
+        app = make_app(tmp_path, cluster.url(cluster.new_database("ready")))
+        client = app.test_client()
+        assert client.get("/ready").status_code == 200  # up: degraded (nothing watched) but ready
+        cluster.stop()
+        assert_unready(client)
+    finally:
+        if app is not None:
+            app.extensions["stocksense.jobs"].shutdown()
+        remove_cluster(cluster)
+
+
+@pytest.mark.parametrize("driver", ["postgresql", "postgresql+psycopg"])
+def test_app_starts_with_postgres_unreachable_and_says_so(tmp_path: Path, driver: str):
+    app = make_app(tmp_path, f"{driver}://app:hunter2@127.0.0.1:{free_port()}/stocksense")
+    try:
+        assert_unready(app.test_client())
+    finally:
+        app.extensions["stocksense.jobs"].shutdown()
