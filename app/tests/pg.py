@@ -65,6 +65,12 @@ class Cluster:
         self.psql("postgres", f"CREATE DATABASE {name}")
         return name
 
+    def add_role(self, name: str, password: str, database: str) -> str:
+        """A login role owning `database`; returns the database's URL with the password."""
+        self.psql("postgres", f"CREATE ROLE {name} LOGIN PASSWORD '{password}'")
+        self.psql("postgres", f"ALTER DATABASE {database} OWNER TO {name}")
+        return f"postgresql+psycopg://{name}:{password}@127.0.0.1:{self.port}/{database}"
+
     def stop(self) -> None:
         as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data / "db"), "-m", "fast",
                      "-w", "stop"])
@@ -80,6 +86,7 @@ def start_cluster() -> Cluster:
     try:
         as_postgres([str(binary / "initdb"), "-D", str(data / "db"), "--auth=trust",
                      "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"])
+        _write_hba(data / "db" / "pg_hba.conf")
         # fsync off: a throwaway cluster needs no durability, and the run stays fast
         as_postgres([str(binary / "pg_ctl"), "-D", str(data / "db"), "-w", "-l",
                      str(data / "log"), "-o", f"-p {cluster.port} -k {data} -F "
@@ -89,6 +96,16 @@ def start_cluster() -> Cluster:
         pytest.fail(f"could not start a throwaway PostgreSQL ({exc.cmd[-1]}): "
                     f"{exc.stderr.strip()[-500:]}; {SETUP_HINT}", pytrace=False)
     return cluster
+
+
+def _write_hba(path: Path) -> None:
+    """The tests' superuser without a password; every other role by password (scram), so a
+    wrong password is really refused."""
+    path.write_text("local all all trust\n"
+                    "host all postgres 127.0.0.1/32 trust\n"
+                    "host all all 127.0.0.1/32 scram-sha-256\n")
+    if os.geteuid() == 0:
+        shutil.chown(path, "postgres", "postgres")
 
 
 def remove_cluster(cluster: Cluster) -> None:

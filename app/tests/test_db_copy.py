@@ -172,10 +172,11 @@ def test_bad_urls_fail_clearly_without_the_password(sqlite_url: str, pg_cluster,
 
     fill(sqlite_url)
     closed = f"postgresql://app:hunter2-secret@127.0.0.1:{free_port()}/stocksense"
-    wrong_password = pg_cluster.url("postgres").replace("postgres@", "nobody:hunter2-secret@")
+    right = pg_cluster.add_role("copier", "right-pw", pg_cluster.new_database("copyto"))
+    wrong_password = right.replace("right-pw", "hunter2-secret")
     cases = {
         closed: "Connection refused",
-        wrong_password: "nobody",
+        wrong_password: 'password authentication failed for user "copier"',
         "mysql://app:hunter2-secret@127.0.0.1/x": "unsupported database",
         "not a url at all": "not a database URL",
         "sqlite:///:memory:": "needs a file",
@@ -185,6 +186,8 @@ def test_bad_urls_fail_clearly_without_the_password(sqlite_url: str, pg_cluster,
         code, out, err = run_copy(sqlite_url, target)
         assert code == 2 and reason in out["error"], (target, out)
         assert "hunter2" not in json.dumps(out) + err and "Traceback" not in err
+    code, out, _ = run_copy(sqlite_url, right)  # the right password works
+    assert code == 0 and out["to"] == right.replace("right-pw", "***")
     code, out, _ = run_copy(pg_url, sqlite_url.replace("source", "x"))  # empty, no schema
     assert code == 2 and "no StockSense schema" in out["error"]
     code, out, _ = run_copy(sqlite_url.replace("source", "missing"), pg_url)

@@ -59,3 +59,17 @@ def test_app_starts_with_postgres_unreachable_and_says_so(tmp_path: Path, driver
         assert_unready(app.test_client())
     finally:
         app.extensions["stocksense.jobs"].shutdown()
+
+
+def test_wrong_password_at_start_is_one_clear_log_line(tmp_path: Path, pg_cluster, caplog):
+    url = pg_cluster.add_role("webapp", "right-pw", pg_cluster.new_database("web"))
+    app = make_app(tmp_path, url.replace("right-pw", "hunter2"))
+    try:
+        assert_unready(app.test_client())
+    finally:
+        app.extensions["stocksense.jobs"].shutdown()
+    at_start = [r.getMessage() for r in caplog.records if "at start" in r.getMessage()]
+    assert at_start == ['database not reachable at start: connection failed: connection to '
+                        f'server at "127.0.0.1", port {pg_cluster.port} failed: FATAL:  '
+                        'password authentication failed for user "webapp"']
+    assert "hunter2" not in caplog.text
