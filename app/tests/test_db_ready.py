@@ -73,3 +73,23 @@ def test_wrong_password_at_start_is_one_clear_log_line(tmp_path: Path, pg_cluste
                         f'server at "127.0.0.1", port {pg_cluster.port} failed: FATAL:  '
                         'password authentication failed for user "webapp"']
     assert "hunter2" not in caplog.text
+
+
+def test_cli_with_postgres_unreachable_says_so_in_one_line(tmp_path: Path, monkeypatch):
+    """What the roles run (`data sync`) against a database that is down: exit 2, one clear line,
+    no traceback, no password."""
+    from click.testing import CliRunner
+
+    from stocksense.cli import cli
+
+    monkeypatch.setenv("STOCKSENSE_HOME", str(tmp_path / "home"))
+    port = free_port()
+    monkeypatch.setenv("STOCKSENSE_DATABASE_URL",
+                       f"postgresql://app:hunter2@127.0.0.1:{port}/stocksense")
+    result = CliRunner().invoke(cli, ["data", "sync", "--backtests", str(tmp_path), "MSFT"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Error: database (STOCKSENSE_DATABASE_URL): connection failed: connection to server at "
+        f'"127.0.0.1", port {port} failed: '
+        "Connection refused"]
+    assert "hunter2" not in result.output and "Traceback" not in result.output

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from stocksense.config import Settings, load_settings
 
@@ -35,6 +36,10 @@ class StockSenseGroup(click.Group):
             return super().invoke(ctx)
         except _known_errors() as exc:
             raise UserError(str(exc)) from exc
+        except OperationalError as exc:  # database down, wrong password: one line, no traceback
+            lines = str(exc.orig or exc).strip().splitlines()
+            raise UserError(f"database (STOCKSENSE_DATABASE_URL): {lines[0] if lines else exc}"
+                            ) from exc
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.split(".")[0] in {"tensorflow", "keras", "pandas",
                                                        "yfinance"}:
