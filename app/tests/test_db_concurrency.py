@@ -89,3 +89,15 @@ def test_concurrent_refreshes_of_overlapping_prices(db_settings, db_engine):
     assert [h["date"] for h in history] == sorted(expected_dates)
     assert queries.list_symbols(db_engine)[0]["name"] == "New Co"
     assert _count(db_engine, "SELECT count(*) FROM symbols") == 1
+
+
+def test_instances_starting_together_migrate_a_fresh_database_once(db_settings):
+    """N web instances (or a sync and the service) starting at once on an empty database."""
+    from stocksense.data.db import MIGRATIONS, current_version, migrate
+
+    for _ in range(3):
+        _at_once(db_settings, migrate)
+    engine = get_engine(db_settings)
+    assert current_version(engine) == len(MIGRATIONS)
+    assert _count(engine, "SELECT count(*) FROM schema_version") == len(MIGRATIONS)
+    engine.dispose()

@@ -87,9 +87,26 @@ def current_version(engine: Engine) -> int:
         return int(value or 0)
 
 
+# Any constant: the PostgreSQL advisory lock all StockSense processes take to migrate.
+MIGRATE_LOCK = 0x5704_5E45
+
+
+def _one_migrator_at_a_time(conn: sa.Connection) -> None:
+    """Instances starting together on a fresh database migrate one after the other, each then
+    seeing what the previous one did (else: "table schema_version already exists")."""
+    if conn.dialect.name == "sqlite":
+        # pysqlite runs DDL outside any transaction; take SQLite's write lock up front
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK})
+
+
 def migrate(engine: Engine) -> int:
     """Bring the schema to the newest version; safe to call on every start."""
+    if current_version(engine) >= len(MIGRATIONS):
+        return len(MIGRATIONS)  # the common case: no lock taken
     with engine.begin() as conn:
+        _one_migrator_at_a_time(conn)
         schema.schema_version.create(conn, checkfirst=True)
         applied = conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
         applied = int(applied or 0)
