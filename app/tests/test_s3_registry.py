@@ -298,7 +298,27 @@ def test_serving_reads_the_cache_and_follows_new_versions(s3_home: Settings, s3)
     assert third["models"]["lstm"]["model_version"] == "zz-new"
     assert "zz-bad/model.tflite" in svc.registry.refused[("MSFT", "lstm")]
     assert svc.health()["ok"] is True
+    answer = _web_get(s3_home, engine, svc, "/api/v1/symbols/MSFT/forecast")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["models"]["lstm"]["model_version"] == "zz-new"
     engine.dispose()
+
+
+def _web_get(settings: Settings, engine, service, path: str):
+    """One request through the real web app, serving from `service` (no 500 on a refusal)."""
+    from stocksense.web import create_app
+    from stocksense.web.auth import hash_password
+    from stocksense.web.config import load_web_config
+
+    config = load_web_config({"STOCKSENSE_ENV": "testing", "STOCKSENSE_SECRET_KEY": "t" * 32,
+                              "STOCKSENSE_ADMIN_PASSWORD_HASH": hash_password("x" * 16)})
+    app = create_app(config, settings=settings, engine=engine, forecast_service=service)
+    try:
+        return app.test_client().get(path)
+    finally:
+        if "stocksense.metrics" in app.extensions:  # only when EMF metrics are configured
+            app.extensions["stocksense.metrics"].stop()
+        app.extensions["stocksense.jobs"].shutdown()
 
 
 def test_first_fetch_refused_names_the_object(s3_home: Settings, s3) -> None:
