@@ -1,0 +1,98 @@
+"""Fixtures for the aws_enhanced scenario, where moto's server stands in for AWS.
+
+boto3 clients read what the role left in moto (127.0.0.1, MOTO_PORT from molecule.yml); the
+playbooks of the repository are run as a user would run them, through ansible-playbook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+SCENARIO = REPO / "molecule" / "aws_enhanced"
+sys.path.insert(0, str(REPO / "tests"))
+from ansible_run import ANSIBLE_BIN as BIN  # noqa: E402
+from ansible_run import PlayResult, ansible_env  # noqa: E402
+
+MOTO_PORT = os.environ.get("MOTO_PORT", "19311")
+MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+# converge.yml's stack: the ec2 role's names with Env=enh-test (vars/enhanced.yml).
+ENV = "enh-test"
+STACK = f"stocksense-{ENV}-web"
+DB = f"{STACK}-db"
+PATH = f"/stocksense/{ENV}"
+PASSWORD_PARAMETER = f"{PATH}/db/password"
+VERIFY_PARAMETER = f"{PATH}/cdn/origin-verify"
+# converge's and idempotence's output (molecule.yml: ANSIBLE_LOG_PATH).
+ANSIBLE_LOG = Path(os.environ.get("ANSIBLE_LOG_PATH", REPO / ".cache" / "aws-enhanced" / "ansible.log"))
+
+
+def moto_client(service: str):
+    """A boto3 client of moto, the AWS stand-in (the tests' reads are not recorded by iam/recorder)."""
+    return boto3.client(service, endpoint_url=MOTO_URL, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def moto_env(**extra: str) -> dict[str, str]:
+    env = ansible_env(
+        ANSIBLE_DEPRECATION_WARNINGS="false",
+        MOTO_PORT=MOTO_PORT,
+        SANDBOX_ENV=ENV,
+        STOCKSENSE_ENV=ENV,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=REGION,
+    )
+    # The tests' own runs keep their output to themselves (their PlayResult), not in converge's log,
+    # and record their AWS API operations like converge (iam/recorder).
+    env.pop("ANSIBLE_LOG_PATH", None)
+    env["PYTHONPATH"] = str(REPO / "iam" / "recorder")
+    env.update(extra)
+    return env
+
+
+def run_playbook(playbook: str | Path, extra_vars: dict | None = None, inventory: str = "inventories/sandbox", verbosity: str = "") -> PlayResult:
+    """ansible-playbook from the repository root with the scenario's stack (vars/enhanced.yml) and extra vars."""
+    cmd = [str(BIN / "ansible-playbook"), "-i", inventory, str(playbook), "-e", f"@{SCENARIO / 'vars' / 'enhanced.yml'}"]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    if verbosity:
+        cmd.append(verbosity)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=moto_env(), timeout=900, check=False)
+    return PlayResult(proc.returncode, proc.stdout + proc.stderr, host="localhost")
+
+
+def secret(name: str) -> str:
+    return moto_client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+
+
+def distribution_config() -> dict:
+    cloudfront = moto_client("cloudfront")
+    items = cloudfront.list_distributions()["DistributionList"].get("Items", [])
+    ours = [d for d in items if d["Comment"] == f"{STACK} reads at the edge"]
+    assert len(ours) == 1, [d["Comment"] for d in items]
+    return cloudfront.get_distribution_config(Id=ours[0]["Id"])["DistributionConfig"]
+
+
+@pytest.fixture(scope="session")
+def rds():
+    return moto_client("rds")
+
+
+@pytest.fixture(scope="session")
+def ec2():
+    return moto_client("ec2")
+
+
+@pytest.fixture(scope="session")
+def ssm():
+    return moto_client("ssm")
