@@ -198,3 +198,22 @@ def test_mask_url_hides_passwords_even_unparsed():
     assert db_copy.mask_url("postgresql+psycopg://app:p@ss:w0rd@db:5432/x") == \
         "postgresql+psycopg://app:***@db:5432/x"
     assert db_copy.mask_url("sqlite:////srv/x.db") == "sqlite:////srv/x.db"
+
+
+def test_a_database_error_mid_copy_rolls_back_in_one_line(database_url: str, tmp_path: Path,
+                                                          monkeypatch):
+    source = f"sqlite:///{tmp_path}/src.db"
+    fill(source)
+    real = db_copy.write_batch
+
+    def failing(target, table, rows):  # type: ignore[no-untyped-def]
+        if table.name == "backtests":
+            raise sa.exc.IntegrityError("INSERT ...", {}, Exception("simulated: disk full"))
+        real(target, table, rows)
+
+    monkeypatch.setattr(db_copy, "write_batch", failing)
+    code, out, err = run_copy(source, database_url)
+    assert code == 1 and out["error"] == \
+        "copy failed, the target was rolled back: simulated: disk full"
+    assert "Traceback" not in err
+    assert all(count(database_url, t) == 0 for t in DATA_TABLES)

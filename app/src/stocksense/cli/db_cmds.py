@@ -31,6 +31,8 @@ def copy(source: str, target: str, force: bool, as_json: bool) -> None:
     "rows", "replaced", "seconds"}. Exit 1 copy_failed (with "table"), 2 bad URL, unreachable
     database or non-empty target (with "non_empty").
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from stocksense.data.copy import CopyError, CopyFailed, TargetNotEmpty, copy_database, mask_url
 
     where = {"from": mask_url(source), "to": mask_url(target)}
@@ -42,6 +44,10 @@ def copy(source: str, target: str, force: bool, as_json: bool) -> None:
         fail(as_json, str(exc), exc.exit_code, non_empty=exc.tables, **where)
     except CopyError as exc:
         fail(as_json, str(exc), exc.exit_code, **where)
+    except SQLAlchemyError as exc:  # mid-copy (the target was rolled back): one line, no traceback
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        fail(as_json, f"copy failed, the target was rolled back: {lines[0] if lines else exc}",
+             EXIT_FAILED, **where)
     else:
         finish(as_json, f"copied {summary['rows']} rows in {len(summary['tables'])} tables from "
                f"{where['from']} to {where['to']} in {summary['seconds']} s "

@@ -106,8 +106,8 @@ def _normaliser(column: sa.Column) -> Callable[[Any], Any]:
     """Map a value to what SQLite and PostgreSQL agree on (JSON-encodable, exact)."""
     kind = column.type
     if isinstance(kind, sa.JSON):
-        return lambda v: None if v is None else json.dumps(
-            json.loads(v) if isinstance(v, str) else v, sort_keys=True, separators=(",", ":"))
+        # the JSON type hands back Python values on both backends; dump them one canonical way
+        return lambda v: json.dumps(v, sort_keys=True, separators=(",", ":"))
     if isinstance(kind, sa.Boolean):
         return lambda v: None if v is None else bool(v)
     if isinstance(kind, sa.Float):
