@@ -23,8 +23,11 @@ LOG = os.environ.get("STOCKSENSE_AWS_API_LOG", "")
 
 def _is_ansible_process() -> bool:
     # A module runs from its AnsiballZ payload: argv[0] is the module's path inside the zip.
+    # Under mitogen's strategy it runs inside a mitogen child process instead (argv[0] "-c"), which
+    # has mitogen's core loaded; a test's own process never has.
     path = sys.argv[0] if sys.argv and sys.argv[0] else ""
-    return os.path.basename(path).startswith(("ansible", "AnsiballZ_")) or "_payload.zip/" in path
+    return (os.path.basename(path).startswith(("ansible", "AnsiballZ_")) or "_payload.zip/" in path
+            or "mitogen.core" in sys.modules)
 
 
 def _record(model=None, **_kwargs) -> None:
