@@ -32,3 +32,14 @@ def test_bad_setting_fails_before_any_api_call(tmp_path, bad, named):
     result = run_playbook(playbook, extra_vars=bad, inventory="inventories/controller.yml")
     assert result.rc != 0
     assert named in result.output
+
+
+def test_preflight_refuses_an_unknown_stack_profile():
+    """The first preflight play names the variable and its two values; a good value passes it."""
+    bad = run_playbook("playbooks/preflight.yml", extra_vars={"stack_profile": "huge"}, inventory="inventories/controller.yml")
+    assert bad.rc != 0
+    assert "stack_profile must be single (one EC2 instance) or enhanced" in " ".join(bad.output.split())
+    assert "Preflight - the web hosts' secrets" not in bad.output
+    good = run_playbook("playbooks/preflight.yml", extra_vars={"stack_profile": "enhanced"}, inventory="inventories/controller.yml")
+    assert "stack_profile must be" not in good.output
+    assert "Preflight - the web hosts' secrets" in good.output
