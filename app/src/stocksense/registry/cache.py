@@ -113,7 +113,7 @@ class CachedRegistry(ModelRegistry):
     def _refresh_logged(self, symbol: str, model_name: str) -> None:
         try:
             self.refresh(symbol, model_name)
-        except RegistryError as exc:
+        except (RegistryError, OSError) as exc:  # OSError: the cache's disk (full, read-only)
             self.refused[(symbol, model_name)] = str(exc)
             log.warning("registry: %s; still serving %s/%s@%s", exc, symbol, model_name,
                         self._cached_version(symbol, model_name))

@@ -93,7 +93,8 @@ class ModelRegistry:
         try:
             return read_latest_pointer(raw), read_latest_manifest_sha256(raw)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise CorruptArtifact(f"{symbol}/{model_name}: unreadable latest pointer") from exc
+            where = self.store.uri(latest_key(symbol, model_name))
+            raise CorruptArtifact(f"{where}: unreadable latest pointer") from exc
 
     def latest_version(self, symbol: str, model_name: str) -> str | None:
         pointer = self.pointer(symbol, model_name)
