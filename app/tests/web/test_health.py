@@ -3,6 +3,8 @@ reachable and a model per watched symbol, degraded or 503 as decided, cached for
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from conftest import TRAINED, UNTRAINED, make_app
 from sqlalchemy import create_engine, event
@@ -92,6 +94,25 @@ def test_ready_503_without_exception_text_when_database_is_gone(app, client, cap
     assert not [leak for leak in LEAKS if leak in text], text
     # the details go to the log instead
     assert any(rec.exc_info for rec in caplog.records if "readiness" in rec.getMessage())
+
+
+def test_database_down_is_logged_once_and_its_return_once(app, caplog):
+    caplog.set_level(logging.INFO)
+    readiness = app.extensions["stocksense.readiness"]
+    backend = app.extensions["stocksense.backend"]
+    working = backend.engine
+    now = [100.0]
+    readiness.clock = lambda: now[0]
+    backend.engine = create_engine("sqlite:////nonexistent/missing-dir/x.db")
+    for _ in range(3):  # three checks, each past the one-second cache
+        assert readiness.answer()[0] == 503
+        now[0] += 1.1
+    backend.engine = working
+    assert readiness.answer()[0] == 200
+    messages = [rec.getMessage() for rec in caplog.records
+                if rec.getMessage().startswith("readiness:")]
+    assert messages == ["readiness: database check failed; not ready until it answers",
+                        "readiness: the database answers again"]
 
 
 def test_ready_answer_is_cached_for_a_second(app, sql):

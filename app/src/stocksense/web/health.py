@@ -37,6 +37,8 @@ class Readiness:
         self.clock = clock
         self._lock = threading.Lock()
         self._answer: tuple[float, int, bytes] | None = None
+        # A database that stays down is logged once (with the details), not on every check.
+        self._database_down = False
 
     def answer(self) -> tuple[int, bytes]:
         with self._lock:
@@ -50,8 +52,14 @@ class Readiness:
         try:
             coverage = self.backend.model_coverage()
         except Exception:  # noqa: BLE001 - reported without detail, logged with it
-            log.warning("readiness: database check failed", exc_info=True)
+            if not self._database_down:
+                log.warning("readiness: database check failed; not ready until it answers",
+                            exc_info=True)
+            self._database_down = True
             return 503, _unready("the database is not reachable", database=False)
+        if self._database_down:
+            log.info("readiness: the database answers again")
+            self._database_down = False
         watched = len(coverage)
         without = sorted(sym for sym, n in coverage.items() if n == 0)
         if watched and len(without) == watched:
