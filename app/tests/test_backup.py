@@ -7,6 +7,7 @@ Local-directory destinations need no stand-in.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import sqlite3
@@ -296,6 +297,26 @@ def test_restore_into_a_fresh_home(home: Settings, tmp_path: Path):
     run_restore(str(tmp_path / "dest"), fresh)
     assert _dump(_db(fresh)) == before_db
     assert _tree(Path(fresh.registry_url)) == before_reg
+
+
+def test_remote_registry_is_left_out_of_backup_and_restore(home: Settings, tmp_path: Path):
+    """An s3:// registry keeps its own versions: the backup holds the database only, the restore
+    touches the database only, and a backup holding model files is refused before any change."""
+    remote = dataclasses.replace(home, registry_url="s3://models-bucket/registry")
+    summary = run_backup(str(tmp_path / "db-only"), remote)
+    manifest = json.loads(next((tmp_path / "db-only").rglob("manifest.json")).read_text())
+    assert [f["path"] for f in manifest["files"]] == ["database/stocksense.sqlite"], summary
+    before_db = _dump(_db(home))
+    _wreck(home)
+    local_reg = _tree(Path(home.registry_url))
+    run_restore(str(tmp_path / "db-only"), remote)
+    assert _dump(_db(home)) == before_db
+    assert _tree(Path(home.registry_url)) == local_reg, "the restore touched a local folder"
+    run_backup(str(tmp_path / "with-models"), home)
+    live_db = _db(home).read_bytes()
+    with pytest.raises(BackupError, match="not a local folder; nothing was restored"):
+        run_restore(str(tmp_path / "with-models"), remote)
+    assert _db(home).read_bytes() == live_db
 
 
 def test_leftover_from_an_interrupted_restore_is_refused(home: Settings, tmp_path: Path):

@@ -83,9 +83,11 @@ class _Targets:
     def __init__(self, settings: Settings, kind: str, backup_id: str) -> None:
         self.kind = kind
         self.database_url = settings.database_url
-        self.registry = registry_root(settings)
+        self.registry_url = settings.registry_url
+        self.registry = registry_root(settings)  # None: a remote registry, left alone
         self.database = sqlite_path(settings) if kind == "sqlite" else None
-        self.registry_stage = self.registry.parent / f".restore-{backup_id}-registry"
+        self.registry_stage = (None if self.registry is None
+                               else self.registry.parent / f".restore-{backup_id}-registry")
         self.database_stage = (self.database or settings.home).parent / f".restore-{backup_id}-db"
 
     def staged_path(self, logical: str) -> Path:
@@ -93,10 +95,15 @@ class _Targets:
             return self.database_stage / Path(logical).name
         if logical.startswith("database/"):
             raise BackupError(f"manifest names an unknown database file {logical!r}")
+        if self.registry_stage is None:
+            raise BackupError(f"the backup holds model files but the registry is "
+                              f"{self.registry_url}, not a local folder; nothing was restored "
+                              "(publish the models there with `stocksense models push`, or "
+                              "restore with a local registry)")
         return self.registry_stage / logical.removeprefix("registry/")
 
     def live_paths(self) -> list[Path]:
-        paths = [self.registry]
+        paths = [] if self.registry is None else [self.registry]
         if self.database is not None:
             paths += [self.database] + [Path(f"{self.database}{s}") for s in SQLITE_SIDECARS]
         return paths
@@ -109,10 +116,11 @@ class _Targets:
                                   "after checking which copy is good, then restore again")
 
     def swap(self) -> None:
-        self.registry_stage.mkdir(parents=True, exist_ok=True)  # a backup with no models
         moved: list[Path] = []
         try:
-            self._swap_into(self.registry, self.registry_stage, moved)
+            if self.registry is not None:
+                self.registry_stage.mkdir(parents=True, exist_ok=True)  # a backup with no models
+                self._swap_into(self.registry, self.registry_stage, moved)
             if self.database is not None:
                 for sidecar in SQLITE_SIDECARS:  # a stale WAL must never replay on the new file
                     _move_aside(Path(f"{self.database}{sidecar}"), moved)
@@ -135,7 +143,8 @@ class _Targets:
 
     def clean_staging(self) -> None:
         for stage in (self.registry_stage, self.database_stage):
-            shutil.rmtree(stage, ignore_errors=True)
+            if stage is not None:
+                shutil.rmtree(stage, ignore_errors=True)
 
 
 def _before(path: Path) -> Path:

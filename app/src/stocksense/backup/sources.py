@@ -47,10 +47,14 @@ def sqlite_path(settings: Settings) -> Path:
     return Path(database).expanduser()
 
 
-def registry_root(settings: Settings) -> Path:
+def registry_root(settings: Settings) -> Path | None:
+    """The local registry folder; None for a remote (s3://) registry.
+
+    A remote registry is not the instance's to back up: S3 keeps every published version itself
+    (and the bucket's versioning is the place for more copies), so the backup holds the database.
+    """
     if "://" in settings.registry_url:
-        raise BackupError(f"the registry at {settings.registry_url} is not a local folder; "
-                          "backup copies a local registry only")
+        return None
     return Path(settings.registry_url).expanduser()
 
 
@@ -127,7 +131,7 @@ def restore_postgres(database_url: str, dump: Path) -> None:
 
 def snapshot_registry(settings: Settings, staging: Path) -> list[Staged]:
     root = registry_root(settings)
-    if not root.is_dir():
+    if root is None or not root.is_dir():
         return []
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
     pointers = [p for p in files if p.name == POINTER_NAME]
