@@ -44,9 +44,6 @@ def moto_client(service: str):
 def moto_env(**extra: str) -> dict[str, str]:
     env = ansible_env(
         ANSIBLE_DEPRECATION_WARNINGS="false",
-        # Ansible's own strategy: under mitogen's, modules run inside mitogen's process, where
-        # iam/recorder does not see them, and the IAM completeness test would miss the tests' runs.
-        ANSIBLE_STRATEGY="linear",
         MOTO_PORT=MOTO_PORT,
         SANDBOX_ENV=ENV,
         STOCKSENSE_ENV=ENV,
