@@ -74,6 +74,13 @@ def backtest_file_name(symbol: str) -> str:
     return f"{symbol}.json"
 
 
+# --- Prices object (stocksense.serving.prices: the Lambda predict function's prices) ----------
+PRICES_OBJECT_FORMAT = 1
+# Trading days kept per symbol: any model's window (60 by default) + SERVING_LOOKBACK (260), with
+# room for longer windows.
+PRICES_OBJECT_DAYS = 512
+
+
 # --- CLI JSON ----------------------------------------------------------------------------------
 def event(kind: str, **fields: Any) -> dict[str, Any]:
     """One progress event of a long command (train, backtest, refresh, jobs follow them)."""

@@ -26,6 +26,7 @@ from stocksense.features.windows import Scaler
 from stocksense.layout import MODEL_NAMES
 from stocksense.registry import CorruptArtifact, open_registry
 from stocksense.serving.errors import ModelUnavailable, UnknownSymbol
+from stocksense.serving.prices import DbPrices, PricesSource
 from stocksense.serving.runtime import TFLiteModel
 from stocksense.serving.served import baseline_bands, model_entry, price_quantiles, served_entry
 
@@ -59,9 +60,14 @@ class _Loaded:
 
 
 class ForecastService:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(self, settings: Settings, engine: Engine | None,
+                 prices: PricesSource | None = None) -> None:
+        """Prices come from `prices` when given (the Lambda's prices object), else the database."""
+        if engine is None and prices is None:
+            raise ValueError("ForecastService needs a database engine or a prices source")
         self.settings = settings
         self.engine = engine
+        self.prices: PricesSource = prices if prices is not None else DbPrices(engine)
         self.registry = open_registry(settings.registry_url,
                                       cache_dir=settings.registry_cache or
                                       settings.home / "registry-cache",
@@ -111,10 +117,9 @@ class ForecastService:
             symbol = validate_symbol(symbol)
         except InvalidSymbol as exc:
             raise UnknownSymbol(str(exc)) from exc
-        info = queries.get_symbol(self.engine, symbol)
-        if info is None or info["n_days"] == 0:
+        if self.prices.n_days(symbol) == 0:
             raise UnknownSymbol(f"no prices stored for {symbol}")
-        bt_metrics = queries.latest_backtest_metrics(self.engine, symbol) or {}
+        bt_metrics = self.prices.backtest_metrics(symbol) or {}
 
         loaded: dict[str, _Loaded] = {}
         problems: list[str] = []
@@ -132,7 +137,7 @@ class ForecastService:
             raise ModelUnavailable(detail)
 
         window = max(int(item.meta["window"]) for item in loaded.values())
-        rows = queries.get_history(self.engine, symbol, window + SERVING_LOOKBACK)
+        rows = self.prices.history(symbol, window + SERVING_LOOKBACK)
         last_close = float(rows[-1]["close"])
         as_of = str(rows[-1]["date"])
 
@@ -168,6 +173,8 @@ class ForecastService:
                   "baselines": {name: {"quantiles": price_quantiles(last_close, q)}
                                 for name, q in baselines.items()}}
         if record:
+            if self.engine is None:
+                raise ValueError("recording a forecast needs the database")
             queries.record_forecasts(self.engine, symbol=symbol, as_of=as_of,
                                      entries={**models, "ensemble": ensemble})
         return result
