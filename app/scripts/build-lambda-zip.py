@@ -2,6 +2,7 @@
 """Build the Lambda zip of the predict function (stocksense.lambda_predict.handler).
 
     app/.venv/bin/python app/scripts/build-lambda-zip.py [--out DIR] [--python-version 3.12]
+        [--compile-with /path/to/python3.12]
 
 Contents: the stocksense wheel without its dependencies, plus the serving dependencies only
 (numpy, SQLAlchemy, ai-edge-litert and what they need), as manylinux x86_64 binary wheels from
@@ -54,6 +55,17 @@ def install(target: Path, wheel: Path, python_version: str) -> None:
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: no use on Lambda
 
 
+def precompile(target: Path, python: str, python_version: str) -> None:
+    """Byte-compile with the runtime's own CPython: /var/task is read-only on Lambda, so modules
+    without .pyc are compiled again on every cold start. unchecked-hash: never re-validated."""
+    found = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    if found != python_version:
+        raise SystemExit(f"--compile-with {python} is Python {found}, not {python_version}")
+    subprocess.run([python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
+                    "unchecked-hash", str(target)], check=True)
+
+
 def write_zip(source: Path, out: Path) -> int:
     """Zip `source` (deterministic order); the unzipped size in bytes."""
     total = 0
@@ -69,6 +81,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=APP / "dist" / "lambda")
     parser.add_argument("--python-version", default="3.12", choices=("3.12", "3.13"))
+    parser.add_argument("--compile-with", metavar="PYTHON",
+                        help="a CPython of --python-version to ship .pyc files (faster cold start)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     zip_path = args.out / f"stocksense-predict-py{args.python_version}-x86_64.zip"
@@ -76,11 +90,14 @@ def main() -> int:
         work = Path(tmp)
         wheel = build_wheel(work / "wheel")
         install(work / "package", wheel, args.python_version)
+        if args.compile_with:
+            precompile(work / "package", args.compile_with, args.python_version)
         unzipped = write_zip(work / "package", zip_path)
     zipped = zip_path.stat().st_size
     mib = 1024 * 1024
     print(f"zip: {zip_path}")
-    print(f"handler: {HANDLER}  runtime: python{args.python_version} x86_64")
+    print(f"handler: {HANDLER}  runtime: python{args.python_version} x86_64  "
+          f"precompiled: {'yes' if args.compile_with else 'no (--compile-with)'}")
     print(f"zipped: {zipped / mib:.1f} MiB  unzipped: {unzipped / mib:.1f} MiB "
           f"(Lambda limit 250 MiB unzipped)")
     if unzipped >= LAMBDA_UNZIPPED_LIMIT:

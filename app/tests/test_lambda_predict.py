@@ -233,12 +233,26 @@ def test_cold_start_in_a_subprocess(lambda_env) -> None:
 
 
 # -- the zip --------------------------------------------------------------------------------------
+def python312() -> str | None:
+    """A real CPython 3.12 executable (on PATH, or pyenv's, whose shim needs a version chosen)."""
+    candidates = [shutil.which("python3.12"),
+                  *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))]
+    for candidate in filter(None, candidates):
+        done = subprocess.run([candidate, "-c", "import sys; print(sys.executable)"],
+                              capture_output=True, text=True)
+        if done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip()
+    return None
+
+
 @pytest.fixture(scope="module")
 def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The zip built from PyPI (manylinux x86_64 wheels for Python 3.12) by the real script."""
     out = tmp_path_factory.mktemp("lambda-zip")
+    python = python312()
+    compile_with = ["--compile-with", python] if python else []
     done = subprocess.run([sys.executable, str(APP / "scripts" / "build-lambda-zip.py"),
-                           "--out", str(out), "--python-version", "3.12"],
+                           "--out", str(out), "--python-version", "3.12", *compile_with],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return next(out.glob("*.zip")), done.stdout
@@ -260,20 +274,10 @@ def test_zip_holds_the_handler_and_no_training_stack(lambda_zip) -> None:
     for needed in ("numpy", "sqlalchemy", "ai_edge_litert"):
         assert needed in tops, needed
     assert any(n.endswith(".cpython-312-x86_64-linux-gnu.so") for n in names)
+    if python312() is not None:  # precompiled for the runtime: no compiling on a cold start
+        assert "stocksense/__pycache__/lambda_predict.cpython-312.pyc" in names
     assert unzipped < 250 * 1024 * 1024
     assert f"unzipped: {unzipped / 1024 / 1024:.1f} MiB" in report
-
-
-def python312() -> str | None:
-    """A real CPython 3.12 executable (on PATH, or pyenv's, whose shim needs a version chosen)."""
-    candidates = [shutil.which("python3.12"),
-                  *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")))]
-    for candidate in filter(None, candidates):
-        done = subprocess.run([candidate, "-c", "import sys; print(sys.executable)"],
-                              capture_output=True, text=True)
-        if done.returncode == 0 and done.stdout.strip():
-            return done.stdout.strip()
-    return None
 
 
 def test_zip_runs_under_python_312(lambda_zip, lambda_env, tmp_path) -> None:
@@ -285,7 +289,9 @@ def test_zip_runs_under_python_312(lambda_zip, lambda_env, tmp_path) -> None:
     task = tmp_path / "task"
     with zipfile.ZipFile(lambda_zip[0]) as zf:
         zf.extractall(task)
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(task), "HOME": str(tmp_path), **lambda_env}
+    # /var/task is read-only on Lambda: no .pyc written, only those shipped in the zip are used.
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(task), "HOME": str(tmp_path),
+           "PYTHONDONTWRITEBYTECODE": "1", **lambda_env}
     figures = cold_start([python, "-s"], env)
     print(f"\ncold start (the zip, python {figures['python']}, one core): import "
           f"{figures['import']:.2f} s + first forecast {figures['first']:.2f} s, warm "
