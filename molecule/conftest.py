@@ -37,8 +37,7 @@ def run_role(first_host, tmp_path):
     def _run(role: str, role_vars: dict | None = None, *, check: bool = False, verbose: bool = False, tasks_from: str = "main") -> PlayResult:
         instance = first_host.backend.name
         inventory = tmp_path / "inventory.ini"
-        # The short name: the one mitogen's strategy (tests/ansible_run.py) takes over.
-        inventory.write_text(f"{instance} ansible_connection=podman\n")
+        inventory.write_text(f"{instance} ansible_connection=containers.podman.podman\n")
         playbook = tmp_path / "play.yml"
         playbook.write_text(
             "- hosts: all\n"

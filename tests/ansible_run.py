@@ -23,17 +23,11 @@ RECAP = re.compile(
 
 
 def ansible_env(**extra: str) -> dict[str, str]:
-    """The caller's environment with the repository's ansible.cfg and roles, and no colour codes.
-
-    Runs use mitogen's strategy (ansible.cfg says why), as the converges do; pass
-    ANSIBLE_STRATEGY="linear" for Ansible's default.
-    """
+    """The caller's environment with the repository's ansible.cfg and roles, and no colour codes."""
     env = dict(os.environ)
     env.update(
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
         ANSIBLE_ROLES_PATH=str(REPO / "roles"),
-        ANSIBLE_STRATEGY_PLUGINS=str(REPO / "strategy_plugins"),
-        ANSIBLE_STRATEGY="mitogen_linear",
         ANSIBLE_NOCOLOR="1",
         # molecule exports ANSIBLE_FORCE_COLOR; colour codes would break the recap parsing.
         ANSIBLE_FORCE_COLOR="0",

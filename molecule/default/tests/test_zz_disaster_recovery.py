@@ -73,13 +73,8 @@ def instance(*command: str, check: bool = True, timeout: int = 300) -> subproces
 
 
 def playbook(*args: str, timeout: int = 1800) -> tuple[str, float]:
-    """ansible-playbook against the sandbox inventory; (output, seconds).
-
-    With Ansible's default linear strategy, as a real account's runs over SSH use it: the rest of
-    the scenario runs mitogen's (molecule.yml), so this rebuild is what keeps linear tested end to end.
-    """
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               ANSIBLE_STRATEGY="linear")
+    """ansible-playbook against the sandbox inventory; (output, seconds)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     started = time.monotonic()
     run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/sandbox", *args],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
