@@ -47,7 +47,16 @@ for entry in "$@"; do
 done
 while [ "${#name_of[@]}" -gt 0 ]; do reap_one; done
 
+# CI may show only the end of the output: close with each failure's own words, a few lines each.
+digest() {  # name: the failing tests and task errors of one command's log, colours removed
+  sed 's/\x1b\[[0-9;]*m//g' "$logs/$1.log" \
+    | grep -aE '^(FAILED|ERROR) |fatal: \[|^E +[A-Za-z]|Timeout|CRITICAL' \
+    | cut -c1-220 | tail -n 6 | sed "s/^/    $1: /"
+}
+
 if [ "${#failed[@]}" -gt 0 ]; then
+  echo "==> why (the last failure lines of each; whole outputs above)"
+  for name in "${failed[@]}"; do digest "$name"; done
   echo "==> failed: ${failed[*]}"
   exit 1
 fi

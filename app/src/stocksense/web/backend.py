@@ -75,7 +75,10 @@ class StateCache:
         self._bytes = 0
         self._data: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self._stripes = tuple(threading.Lock() for _ in range(self.STRIPES))
+        # Re-entrant: a page's token and compute read other entries of this cache (the overview
+        # reads each forecast), and two keys can share a stripe; a plain Lock then deadlocks the
+        # thread on itself. Only page keys nest, one level deep, so no lock-order cycle forms.
+        self._stripes = tuple(threading.RLock() for _ in range(self.STRIPES))
         self.hits = 0
         self.misses = 0
 
