@@ -155,6 +155,36 @@ def test_an_unexpected_error_is_a_generic_500_never_a_raise(service, monkeypatch
     assert invoke(service, "not a dict")["statusCode"] == 400
 
 
+def test_a_forecast_is_cacheable_and_a_repeat_gets_304(service) -> None:
+    first = lp.handle(service, None, event(TRAINED), 120)
+    tag = first["headers"]["ETag"]
+    assert first["headers"]["Cache-Control"] == "public, max-age=120"
+    assert tag == lp.etag_of(first["body"]) and tag.startswith('"') and tag.endswith('"')
+    assert invoke(service, event(TRAINED))["headers"]["ETag"] == tag  # same bytes, same tag
+    repeat = {**event(TRAINED), "headers": {"if-none-match": f'"stale", W/{tag}'}}
+    answer = lp.handle(service, None, repeat, 120)
+    assert answer["statusCode"] == 304 and answer["body"] == ""
+    assert answer["headers"]["ETag"] == tag
+    other = {**event(TRAINED), "headers": {"If-None-Match": '"stale"'}}
+    assert invoke(service, other)["statusCode"] == 200
+
+
+@pytest.mark.parametrize("ev", [event(UNTRAINED), event("QQQQQ"), event("bad symbol"),
+                                event(TRAINED, method="POST"), event(None, path="/other")])
+def test_problem_documents_are_never_stored_by_a_cache(service, ev) -> None:
+    answer = invoke(service, ev)
+    assert answer["statusCode"] >= 400 and "ETag" not in answer["headers"]
+    assert answer["headers"]["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("raw", ["abc", "-1", "86401", " 60", "1e3"])
+def test_a_bad_max_age_is_refused_with_its_name(raw) -> None:
+    with pytest.raises(ValueError, match="STOCKSENSE_PREDICT_MAX_AGE must be 0-86400"):
+        lp.cache_seconds({"STOCKSENSE_PREDICT_MAX_AGE": raw})
+    assert lp.cache_seconds({}) == lp.DEFAULT_MAX_AGE
+    assert lp.cache_seconds({"STOCKSENSE_PREDICT_MAX_AGE": "0"}) == 0
+
+
 def test_a_failed_cold_start_answers_500_on_each_call(caplog) -> None:
     with caplog.at_level(logging.ERROR, logger="stocksense.lambda"):
         answer = lp.handle(None, "ValueError: STOCKSENSE_PRICES_OBJECT is not set", event("MSFT"))

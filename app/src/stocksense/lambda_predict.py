@@ -9,6 +9,10 @@ serving layer's ForecastService, with two differences of source only:
   (s3://bucket/key.json or a file; written by the refresh job, stocksense.serving.prices), re-read
   when it changed, at most every STOCKSENSE_PRICES_POLL_SECONDS (default 300). No database.
 
+A forecast carries a strong ETag (a hash of its bytes: If-None-Match answers 304) and
+`Cache-Control: public, max-age=STOCKSENSE_PREDICT_MAX_AGE` (default 300 s, the prices poll), so
+API Gateway's cache or CloudFront can serve repeats; problem documents are `no-store`.
+
 Settings, the registry and the prices object are loaded once per container (cold start). The
 handler never raises: anything unexpected is a 500 with a generic problem document, the details
 in the log (CloudWatch).
@@ -16,6 +20,7 @@ in the log (CloudWatch).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -40,6 +45,8 @@ LAMBDA_HOME = "/tmp/stocksense"  # STOCKSENSE_HOME unless set: the registry cach
 # Lambda zip leaves out). tests/test_lambda_predict.py compares both byte for byte.
 PROBLEM_TYPE_BASE = "https://stocksense.invalid/problems/"
 BAD_SYMBOL_DETAIL = "malformed symbol: use 1-15 letters, digits or . - ^ ="
+DEFAULT_MAX_AGE = 300  # seconds: the default prices poll, so a cached answer is never much older
+MAX_AGE_LIMIT = 86400
 
 
 # -- responses ------------------------------------------------------------------------------------
@@ -61,7 +68,7 @@ def problem(status: int, detail: str | None = None, *, type_: str | None = None,
         body["detail"] = detail
     body.update(extensions)
     return _response(status, json.dumps(body, separators=(",", ":")),
-                     "application/problem+json", headers)
+                     "application/problem+json", {"Cache-Control": "no-store", **(headers or {})})
 
 
 def _bad_symbol() -> dict[str, Any]:
@@ -123,6 +130,41 @@ class FollowedPrices:
         return self.current().backtest_metrics(symbol)
 
 
+# -- HTTP caching ---------------------------------------------------------------------------------
+def etag_of(body: str) -> str:
+    """A strong entity tag of the answer's bytes: equal bytes, equal tag, on every container."""
+    return '"' + hashlib.blake2b(body.encode(), digest_size=12).hexdigest() + '"'
+
+
+def _if_none_match(event: Mapping[str, Any]) -> list[str]:
+    """The request's If-None-Match tags (API Gateway keeps the client's header-name case)."""
+    headers = event.get("headers") or {}
+    if not isinstance(headers, Mapping):
+        return []
+    value = next((v for k, v in headers.items() if str(k).lower() == "if-none-match"), None)
+    if not isinstance(value, str):
+        return []
+    return [tag.strip().removeprefix("W/") for tag in value.split(",")]
+
+
+def cache_seconds(environ: Mapping[str, str]) -> int:
+    """STOCKSENSE_PREDICT_MAX_AGE: how long a forecast may be reused, 0-86400 s."""
+    raw = environ.get("STOCKSENSE_PREDICT_MAX_AGE") or str(DEFAULT_MAX_AGE)
+    if not raw.isdigit() or int(raw) > MAX_AGE_LIMIT:
+        raise ValueError(
+            f"STOCKSENSE_PREDICT_MAX_AGE must be 0-{MAX_AGE_LIMIT} seconds, not {raw!r}")
+    return int(raw)
+
+
+def _forecast_response(body: str, event: Mapping[str, Any], max_age: int) -> dict[str, Any]:
+    tag = etag_of(body)
+    headers = {"ETag": tag, "Cache-Control": f"public, max-age={max_age}"}
+    matches = _if_none_match(event)
+    if tag in matches or "*" in matches:
+        return {"statusCode": 304, "headers": headers, "body": "", "isBase64Encoded": False}
+    return _response(200, body, "application/json", headers)
+
+
 # -- cold start -----------------------------------------------------------------------------------
 def build_service(environ: Mapping[str, str] = os.environ) -> ForecastService:
     """The forecast service from the environment (once per container)."""
@@ -135,12 +177,13 @@ def build_service(environ: Mapping[str, str] = os.environ) -> ForecastService:
     return ForecastService(settings, None, prices=FollowedPrices(url, poll))
 
 
-def _cold_start() -> tuple[ForecastService | None, str | None]:
+def _cold_start() -> tuple[ForecastService | None, int, str | None]:
     try:
-        return build_service(), None
+        max_age = cache_seconds(os.environ)
+        return build_service(), max_age, None
     except Exception as exc:  # answered as 500 on every call, logged once here
         log.exception("predict function cannot start")
-        return None, f"{type(exc).__name__}: {exc}"
+        return None, 0, f"{type(exc).__name__}: {exc}"
 
 
 # -- the handler ----------------------------------------------------------------------------------
@@ -170,7 +213,8 @@ def _is_predict(event: Mapping[str, Any]) -> bool:
     return path.startswith("/predict/") and "/" not in path[len("/predict/"):]
 
 
-def predict(service: ForecastService, event: Mapping[str, Any]) -> dict[str, Any]:
+def predict(service: ForecastService, event: Mapping[str, Any],
+            max_age: int = DEFAULT_MAX_AGE) -> dict[str, Any]:
     if not _is_predict(event):
         return problem(404, "no such resource; use GET /predict/{symbol}")
     if event.get("httpMethod") != "GET":
@@ -189,11 +233,11 @@ def predict(service: ForecastService, event: Mapping[str, Any]) -> dict[str, Any
                        type_="model-unavailable", title="Not available",
                        headers={"Retry-After": "60"})
     body = json.dumps(answer, separators=(",", ":"), default=str)
-    return _response(200, body, "application/json")
+    return _forecast_response(body, event, max_age)
 
 
 def handle(service: ForecastService | None, startup_error: str | None,
-           event: Any) -> dict[str, Any]:
+           event: Any, max_age: int = DEFAULT_MAX_AGE) -> dict[str, Any]:
     """One invocation; never raises."""
     try:
         if service is None:
@@ -201,7 +245,7 @@ def handle(service: ForecastService | None, startup_error: str | None,
             return problem(500, "internal error")
         if not isinstance(event, Mapping):
             return problem(400, "not an API Gateway proxy event")
-        return predict(service, event)
+        return predict(service, event, max_age)
     except Exception:
         log.exception("predict failed for %r", _safe_path(event))
         return problem(500, "internal error")
@@ -211,9 +255,9 @@ def _safe_path(event: Any) -> str:
     return str(event.get("path"))[:200] if isinstance(event, Mapping) else type(event).__name__
 
 
-SERVICE, STARTUP_ERROR = _cold_start()
+SERVICE, MAX_AGE, STARTUP_ERROR = _cold_start()
 
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """The Lambda entry point: stocksense.lambda_predict.handler."""
-    return handle(SERVICE, STARTUP_ERROR, event)
+    return handle(SERVICE, STARTUP_ERROR, event, MAX_AGE)
