@@ -28,14 +28,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
 from stocksense.config import load_settings
 from stocksense.data.symbols import InvalidSymbol, validate_symbol
-from stocksense.registry.stores import ArtifactStore, LocalStore, S3Store
 from stocksense.serving import ForecastService, ModelUnavailable, UnknownSymbol
-from stocksense.serving.prices import ObjectPrices
+from stocksense.serving.prices import ObjectPrices, open_object
 
 log = logging.getLogger("stocksense.lambda")
 
@@ -77,15 +75,6 @@ def _bad_symbol() -> dict[str, Any]:
 
 
 # -- the prices object, followed ------------------------------------------------------------------
-def open_object(url: str) -> tuple[ArtifactStore, str]:
-    """(store, key) of one object: s3://bucket[/prefix]/name or a file path."""
-    if url.startswith("s3://"):
-        parent, _, key = url.rpartition("/")
-        return S3Store(parent), key
-    path = Path(url.removeprefix("file://")).expanduser()
-    return LocalStore(path.parent), path.name
-
-
 class FollowedPrices:
     """The prices object as a PricesSource, re-read when its stamp (ETag, mtime) changed, at most
     every poll_seconds. A failed re-read keeps the previous prices (logged)."""

@@ -17,6 +17,7 @@ from stocksense.cli.config_cmds import config
 from stocksense.cli.data_cmds import data, import_csv, ingest, refresh, seed, symbols
 from stocksense.cli.db_cmds import db
 from stocksense.cli.model_cmds import backtest, export, forecast, train
+from stocksense.cli.prices_cmds import prices
 from stocksense.cli.ready_cmds import wait_ready
 from stocksense.cli.registry_cmds import models
 from stocksense.cli.release_cmds import release
@@ -35,6 +36,7 @@ COMMANDS += [train, backtest, export, models, forecast]
 COMMANDS += [config, release, wait_ready]
 COMMANDS += [backup, restore]
 COMMANDS += [db]
+COMMANDS += [prices]
 
 for _command in COMMANDS:
     cli.add_command(_command)

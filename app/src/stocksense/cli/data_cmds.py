@@ -44,12 +44,16 @@ REFRESH_PARTIAL_EXIT = 3
 
 
 @click.command()
+@click.option("--prices-object", "prices_url", metavar="URL",
+              help="Then write the prices object for the Lambda predict function here "
+                   "(s3://bucket/key.json or a file), if it changed (stocksense prices export).")
 @click.option("--json", "as_json", is_flag=True)
-def refresh(as_json: bool) -> None:
+def refresh(prices_url: str | None, as_json: bool) -> None:
     """Ingest recent prices for watched symbols; one failure never stops the others.
 
     Exit code 0 when every symbol was refreshed, 3 when some failed (named in the
-    summary); stored data of a failed symbol is kept as it was.
+    summary); stored data of a failed symbol is kept as it was. 1 when the prices object
+    could not be written (the refreshed data is kept).
     """
     from stocksense.data.refresh import refresh_watched
 
@@ -67,8 +71,30 @@ def refresh(as_json: bool) -> None:
                                              else f"FAILED: {r['error']}"))
         if not results:
             click.echo("no watched symbols")
+    if prices_url and not _export_prices(engine, prices_url, as_json):
+        raise SystemExit(1)
     if summary["failed"]:
         raise SystemExit(REFRESH_PARTIAL_EXIT)
+
+
+def _export_prices(engine, url: str, as_json: bool) -> bool:  # type: ignore[no-untyped-def]
+    """Write the prices object after a refresh (also a partial one: what is stored is current)."""
+    from stocksense.registry.errors import RegistryUnavailable
+    from stocksense.serving.prices import write_prices_object
+
+    try:
+        written = write_prices_object(engine, url)
+    except (RegistryUnavailable, OSError, ValueError) as exc:
+        event = {"event": "prices_object", "ok": False, "to": url,
+                 "error": f"writing the prices object failed: {exc}"}
+    else:
+        event = {"event": "prices_object", "ok": True, **written}
+    if as_json:
+        emit_json(event)
+    else:
+        click.echo(event.get("error") or f"prices object {event['to']}: "
+                   + ("written" if event["changed"] else "unchanged"))
+    return bool(event["ok"])
 
 
 def _refreshed_text(r: dict) -> str:

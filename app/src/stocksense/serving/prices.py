@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Engine
@@ -25,6 +26,7 @@ from sqlalchemy.engine import Engine
 from stocksense.data import queries
 from stocksense.data.symbols import validate_symbol
 from stocksense.layout import PRICES_OBJECT_DAYS, PRICES_OBJECT_FORMAT
+from stocksense.registry.stores import ArtifactStore, LocalStore, S3Store
 
 
 class PricesSource(Protocol):
@@ -104,3 +106,42 @@ def prices_object(engine: Engine, symbols: Iterable[str] | None = None,
                     for name in names if db.n_days(name)},
     }
     return json.dumps(document, separators=(",", ":"), default=str).encode()
+
+
+def open_object(url: str) -> tuple[ArtifactStore, str]:
+    """(store, key) of one object: s3://bucket[/prefix]/name or a file path."""
+    if url.startswith("s3://"):
+        parent, _, key = url.rpartition("/")
+        if not key or parent == "s3:/":
+            raise ValueError(f"not an object URL: {url!r} (s3://bucket/key.json)")
+        return S3Store(parent), key
+    path = Path(url.removeprefix("file://")).expanduser()
+    return LocalStore(path.parent), path.name
+
+
+def _content(raw: bytes | None) -> Any:
+    """What a prices object says, without its write time (None when unreadable)."""
+    try:
+        document = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(document, Mapping):
+        return None
+    return {k: v for k, v in document.items() if k != "written_at"}
+
+
+def write_prices_object(engine: Engine, url: str, symbols: Iterable[str] | None = None,
+                        days: int = PRICES_OBJECT_DAYS) -> dict[str, Any]:
+    """Write the prices object to `url` unless the one there already says the same (so a
+    refresh that fetched nothing new writes nothing, and the predict function re-reads nothing).
+
+    Returns {"to", "symbols", "bytes", "changed"}. An S3 PUT and a local rename are atomic: a
+    reader sees the previous object or this one.
+    """
+    store, key = open_object(url)
+    data = prices_object(engine, symbols, days)
+    changed = _content(store.read_bytes(key)) != _content(data)
+    if changed:
+        store.write_bytes(key, data)
+    return {"to": store.uri(key), "symbols": len(json.loads(data)["symbols"]),
+            "bytes": len(data), "changed": changed}
