@@ -12,12 +12,12 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlparse
+
+from stocksense import s3
 
 from .errors import BackupError
 
 OBJECTS = "objects/sha256"
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 class Destination(Protocol):
@@ -104,19 +104,11 @@ def _copy_into(path: Path, fh) -> None:  # type: ignore[no-untyped-def]
 
 class S3Destination:
     def __init__(self, url: str) -> None:
-        parsed = urlparse(url)
-        if not _BUCKET.match(parsed.netloc or ""):
+        located = s3.bucket_and_prefix(url)
+        if located is None:
             raise BackupError(f"not a valid S3 destination: {url!r} (expected s3://bucket/prefix)")
-        try:
-            import boto3
-            from botocore.exceptions import BotoCoreError, ClientError
-        except ModuleNotFoundError as exc:
-            raise BackupError("boto3 is not installed: S3 destinations need "
-                              "pip install 'stocksense[backup]'") from exc
-        self.bucket = parsed.netloc
-        self.prefix = parsed.path.strip("/")
-        self.client = boto3.client("s3")
-        self._errors = (BotoCoreError, ClientError)
+        self.bucket, self.prefix = located
+        self.client = s3.open_client(BackupError, "S3 destinations need", self.describe())
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -125,11 +117,7 @@ class S3Destination:
         return f"s3://{self.bucket}/{self._key(key)}" if key else f"s3://{self.bucket}/{self.prefix}"
 
     def _call(self, what: str, key: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        try:
-            return fn(*args, **kwargs)
-        except self._errors as exc:
-            # botocore's messages name the operation and the error code, never the credentials
-            raise BackupError(f"{what} {self.describe(key)} failed: {exc}") from exc
+        return s3.call(BackupError, f"{what} {self.describe(key)}", fn, *args, **kwargs)
 
     def object_digests(self) -> set[str]:
         prefix = self._key(OBJECTS) + "/"
@@ -164,14 +152,6 @@ class S3Destination:
                    str(path))
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise BackupError(f"checking {self.describe(key)} failed: {exc}") from exc
-        except self._errors as exc:
-            raise BackupError(f"checking {self.describe(key)} failed: {exc}") from exc
-        return True
+        head = s3.call_or_none(BackupError, f"checking {self.describe(key)}",
+                               self.client.head_object, Bucket=self.bucket, Key=self._key(key))
+        return head is not None

@@ -7,16 +7,13 @@ That maps 1:1 onto a local folder and onto S3 objects (a PUT is atomic there).
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
+from stocksense import s3
 from stocksense.registry.errors import RegistryUnavailable
-
-# S3 bucket names: 3-63 lower-case letters, digits, dots and hyphens.
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 class ArtifactStore(Protocol):
@@ -90,59 +87,34 @@ class S3Store:
     """
 
     def __init__(self, url: str) -> None:
-        parsed = urlparse(url)
-        if parsed.scheme != "s3" or not _BUCKET.match(parsed.netloc or ""):
+        located = s3.bucket_and_prefix(url) if urlparse(url).scheme == "s3" else None
+        if located is None:
             raise RegistryUnavailable(
                 f"not a valid S3 registry URL: {url!r} (expected s3://bucket/prefix)")
-        try:
-            import boto3
-            from botocore.config import Config
-            from botocore.exceptions import BotoCoreError, ClientError
-        except ModuleNotFoundError as exc:
-            raise RegistryUnavailable("boto3 is not installed: an s3:// registry needs "
-                                      "pip install 'stocksense[backup]'") from exc
-        self.bucket = parsed.netloc
-        self.prefix = parsed.path.strip("/")
+        self.bucket, self.prefix = located
         # Short timeouts: a poll from a serving thread must not hang on a dead network.
-        config = Config(connect_timeout=5, read_timeout=15,
-                        retries={"max_attempts": 3, "mode": "standard"})
-        try:
-            self.client = boto3.client("s3", config=config)
-        except BotoCoreError as exc:  # e.g. no region configured
-            raise RegistryUnavailable(f"cannot open s3://{self.bucket}: {exc}") from exc
-        self._client_error = ClientError
-        self._errors = (BotoCoreError, ClientError)
+        self.client = s3.open_client(RegistryUnavailable, "an s3:// registry needs",
+                                     f"s3://{self.bucket}", connect_timeout=5, read_timeout=15,
+                                     retries={"max_attempts": 3, "mode": "standard"})
 
     def _key(self, key: str) -> str:
         return "/".join(part for part in (self.prefix, key) if part)
 
-    def _call(self, what: str, key: str, fn, **kwargs):  # type: ignore[no-untyped-def]
-        try:
-            return fn(**kwargs)
-        except self._errors as exc:
-            raise RegistryUnavailable(f"{what} {self.uri(key)} failed: {exc}") from exc
-
-    def _missing(self, exc: Exception) -> bool:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-        return isinstance(exc, self._client_error) and code in ("404", "NoSuchKey", "NotFound")
-
     def check(self) -> None:
         """Fail now, with a clear reason, if the bucket is missing or the credentials are."""
-        self._call("opening", "", self.client.head_bucket, Bucket=self.bucket)
+        s3.call(RegistryUnavailable, f"opening {self.uri('')}", self.client.head_bucket,
+                Bucket=self.bucket)
 
     def read_bytes(self, key: str) -> bytes | None:
-        try:
-            obj = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
-            return obj["Body"].read()
-        except self._errors as exc:
-            if self._missing(exc):
-                return None
-            raise RegistryUnavailable(f"reading {self.uri(key)} failed: {exc}") from exc
+        def read() -> bytes:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+        return s3.call_or_none(RegistryUnavailable, f"reading {self.uri(key)}", read)
 
     def write_bytes(self, key: str, data: bytes) -> None:
         # One PUT is atomic on S3: readers get the old object or the new one, never a mix.
-        self._call("writing", key, self.client.put_object, Bucket=self.bucket,
-                   Key=self._key(key), Body=data)
+        s3.call(RegistryUnavailable, f"writing {self.uri(key)}", self.client.put_object,
+                Bucket=self.bucket, Key=self._key(key), Body=data)
 
     def list_children(self, prefix: str) -> list[str]:
         full = self._key(prefix).strip("/")
@@ -156,20 +128,13 @@ class S3Store:
                              for cp in page.get("CommonPrefixes", []))
                 names.update(obj["Key"][len(full):] for obj in page.get("Contents", []))
 
-        try:
-            collect()
-        except self._errors as exc:
-            raise RegistryUnavailable(f"listing {self.uri(prefix)} failed: {exc}") from exc
+        s3.call(RegistryUnavailable, f"listing {self.uri(prefix)}", collect)
         return sorted(n for n in names if n and not n.startswith("."))
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._key(key)}"
 
     def stamp(self, key: str) -> object | None:
-        try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except self._errors as exc:
-            if self._missing(exc):
-                return None
-            raise RegistryUnavailable(f"checking {self.uri(key)} failed: {exc}") from exc
-        return head.get("ETag")
+        head = s3.call_or_none(RegistryUnavailable, f"checking {self.uri(key)}",
+                               self.client.head_object, Bucket=self.bucket, Key=self._key(key))
+        return None if head is None else head.get("ETag")
