@@ -35,7 +35,8 @@ STOCKSENSE = Path(sys.executable).parent / "stocksense"
 SYMBOLS = ("AMZN", "MSFT", "NVDA")
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-from pg import free_port, remove_cluster, start_cluster  # noqa: E402
+from moto_s3 import fake_aws_env, moto_server, new_bucket  # noqa: E402
+from pg import Cluster, remove_cluster, start_cluster  # noqa: E402
 from web_bench import build_home  # noqa: E402
 
 
@@ -48,19 +49,6 @@ def cli(*args: str, env: dict[str, str] | None = None) -> tuple[dict, float]:
     if proc.returncode != 0:
         raise SystemExit(f"stocksense {' '.join(args[:2])} failed: {proc.stderr.strip()[-800:]}")
     return json.loads(proc.stdout), seconds
-
-
-def moto_s3() -> tuple[object, dict[str, str]]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
-           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_EC2_METADATA_DISABLED": "true"}
-    return server, env
 
 
 def service_for(home: Path, database_url: str, registry: str, cache: Path):
@@ -99,39 +87,44 @@ def main() -> None:
     build_home(args.home)
     sqlite_url = f"sqlite:///{args.home / 'stocksense.db'}"
     cluster = start_cluster()
-    server, s3_env = moto_s3()
-    os.environ.update(s3_env)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto: one access-log line per request
     results: dict = {"load_before": os.getloadavg(), "home": str(args.home), "calls": args.calls,
                      "rounds": args.rounds}
     try:
-        pg_url = cluster.url(cluster.new_database("bench"))
-        copied, results["db_copy_seconds"] = cli("db", "copy", "--from", sqlite_url, "--to", pg_url)
-        results["db_copy_rows"] = copied.get("rows", copied)
-        import boto3
-
-        boto3.client("s3").create_bucket(Bucket="bench-models")
-        s3_url = "s3://bench-models/registry"
-        _, results["models_push_seconds"] = cli("models", "push", "--from",
-                                                str(args.home / "registry"), "--to", s3_url)
-        with tempfile.TemporaryDirectory(prefix="backend-bench-") as tmp:
-            combos = {(db, reg): service_for(args.home, url, registry, Path(tmp) / f"{db}-{reg}")
-                      for db, url in (("sqlite", sqlite_url), ("postgresql", pg_url))
-                      for reg, registry in (("local", str(args.home / "registry")), ("s3", s3_url))}
-            times: dict = {key: [] for key in combos}
-            for _ in range(args.rounds):
-                for key, service in combos.items():
-                    times[key] += timed_calls(service, args.calls)
-        results["latency_ms"] = [
-            {"database": db, "registry": reg, "p50": round(statistics.median(t), 2),
-             "p90": round(percentile(t, 0.90), 2), "p99": round(percentile(t, 0.99), 2),
-             "calls": len(t)} for (db, reg), t in times.items()]
+        with moto_server() as endpoint:
+            os.environ.update(fake_aws_env(endpoint))
+            results.update(measure(args, sqlite_url, cluster))
     finally:
-        server.stop()
         remove_cluster(cluster)
     results["load_after"] = os.getloadavg()
     show(results)
     OUT.mkdir(exist_ok=True)
     (OUT / "backend_bench.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+def measure(args: argparse.Namespace, sqlite_url: str, cluster: Cluster) -> dict:
+    """db copy and models push timed, then every (database, registry) pair's forecast latency."""
+    results: dict = {}
+    pg_url = cluster.url(cluster.new_database("bench"))
+    copied, results["db_copy_seconds"] = cli("db", "copy", "--from", sqlite_url, "--to", pg_url)
+    results["db_copy_rows"] = copied.get("rows", copied)
+    _client, bucket = new_bucket("bench-models")
+    s3_url = f"s3://{bucket}/registry"
+    _, results["models_push_seconds"] = cli("models", "push", "--from",
+                                            str(args.home / "registry"), "--to", s3_url)
+    with tempfile.TemporaryDirectory(prefix="backend-bench-") as tmp:
+        combos = {(db, reg): service_for(args.home, url, registry, Path(tmp) / f"{db}-{reg}")
+                  for db, url in (("sqlite", sqlite_url), ("postgresql", pg_url))
+                  for reg, registry in (("local", str(args.home / "registry")), ("s3", s3_url))}
+        times: dict = {key: [] for key in combos}
+        for _ in range(args.rounds):
+            for key, service in combos.items():
+                times[key] += timed_calls(service, args.calls)
+    results["latency_ms"] = [
+        {"database": db, "registry": reg, "p50": round(statistics.median(t), 2),
+         "p90": round(percentile(t, 0.90), 2), "p99": round(percentile(t, 0.99), 2),
+         "calls": len(t)} for (db, reg), t in times.items()]
+    return results
 
 
 def show(r: dict) -> None:

@@ -19,16 +19,19 @@ import json
 import logging
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 CACHED_HOME = HERE.parents[1] / ".cache" / "app-artifacts" / "home"
 BUNDLED = ("AMZN", "MSFT", "NVDA")
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from moto_s3 import fake_aws_env, moto_server, new_bucket  # noqa: E402
 
 
 def _home(source: Path | None, scratch: Path) -> Path:
@@ -41,12 +44,6 @@ def _home(source: Path | None, scratch: Path) -> Path:
     print("no cached home: training tiny models for the three bundled symbols", flush=True)
     build_tiny_home(home, symbols=BUNDLED, backtest=True)
     return home
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _best(fn, rounds: int) -> tuple[float, dict]:
@@ -99,33 +96,14 @@ def main() -> None:
 
 
 def _measure_s3(settings, rounds: int, counter) -> dict:
-    import boto3
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    env = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "bench",
-           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_EC2_METADATA_DISABLED": "true"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        client = boto3.client("s3")
-        client.create_bucket(Bucket="bench-backups")
+    with moto_server() as endpoint, mock.patch.dict(os.environ, fake_aws_env(endpoint)):
+        _client, bucket = new_bucket("bench-backups")
 
         def s3_dest(fresh: bool) -> str:
-            return f"s3://bench-backups/{next(counter) if fresh else 'kept'}"
+            return f"s3://{bucket}/{next(counter) if fresh else 'kept'}"
 
         return _measure(s3_dest, settings, rounds)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        server.stop()
 
 
 def _print(r: dict) -> None:

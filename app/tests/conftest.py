@@ -1,5 +1,6 @@
 """Shared fixtures: real bundled prices in a throw-away STOCKSENSE_HOME; a throwaway PostgreSQL
-cluster (tests/pg.py) and `database_url`, which runs a test on SQLite and on PostgreSQL."""
+cluster (tests/pg.py) and `database_url`, which runs a test on SQLite and on PostgreSQL; moto
+standing in for S3 (tests/moto_s3.py) and `s3`, a fresh bucket on it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from moto_s3 import fake_aws_env, moto_server, new_bucket
 from pg import Cluster, remove_cluster, start_cluster
 
 from stocksense.config import Settings, load_settings
@@ -21,12 +23,17 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings({"STOCKSENSE_HOME": str(tmp_path / "home")})
 
 
-@pytest.fixture
-def engine(settings: Settings):  # type: ignore[no-untyped-def]
+def _migrated_engine(settings: Settings):  # type: ignore[no-untyped-def]
+    """A fixture's body: a migrated engine on `settings`, disposed of after the test."""
     eng = get_engine(settings)
     migrate(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def engine(settings: Settings):  # type: ignore[no-untyped-def]
+    yield from _migrated_engine(settings)
 
 
 @pytest.fixture
@@ -94,7 +101,24 @@ def db_settings(tmp_path: Path, database_url: str) -> Settings:
 @pytest.fixture
 def db_engine(db_settings: Settings):  # type: ignore[no-untyped-def]
     """A migrated engine on each backend (see database_url)."""
-    eng = get_engine(db_settings)
-    migrate(eng)
-    yield eng
-    eng.dispose()
+    yield from _migrated_engine(db_settings)
+
+
+# --- S3: moto stands in, one server per run, a fresh bucket per test ----------------------------
+
+@pytest.fixture(scope="session")
+def moto_endpoint():  # type: ignore[no-untyped-def]
+    """moto stands in for S3: one ThreadedMotoServer on 127.0.0.1, started on first use."""
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """moto stands in for S3: fake credentials in the environment and a fresh, empty bucket.
+    Returns (that environment, a boto3 client, the bucket's name)."""
+    env = fake_aws_env(moto_endpoint)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    client, bucket = new_bucket("bucket")
+    return env, client, bucket

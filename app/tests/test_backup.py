@@ -1,7 +1,8 @@
 """`stocksense backup` / `stocksense restore` on a real SQLite database and real registry files.
 
 moto stands in for S3: a `moto.server.ThreadedMotoServer` on 127.0.0.1 (a free port), reached
-through AWS_ENDPOINT_URL exactly as the instance would reach S3 (botocore reads the variable).
+through AWS_ENDPOINT_URL exactly as the instance would reach S3 (botocore reads the variable);
+the `s3` fixture (conftest.py, tests/moto_s3.py) gives each test a fresh bucket.
 Local-directory destinations need no stand-in.
 """
 
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pg import free_port as _free_port
 
 from stocksense.backup import SCHEMA_VERSION, BackupError, run_backup, run_restore
 from stocksense.cli.backup_cmds import backup, restore
@@ -199,36 +199,9 @@ def test_unknown_backup_id_and_path_tricks_are_refused(home: Settings, tmp_path:
 
 # --- S3 (moto stands in for S3) -----------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def moto_s3():
-    """moto stands in for S3: a ThreadedMotoServer on 127.0.0.1, fake credentials in the env."""
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_env(moto_s3, monkeypatch):
-    import boto3
-
-    env = {"AWS_ENDPOINT_URL": moto_s3, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_EC2_METADATA_DISABLED": "true"}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    client = boto3.client("s3")
-    bucket = f"backups-{_free_port()}"
-    client.create_bucket(Bucket=bucket)
-    return env, client, bucket
-
-
-def test_s3_round_trip_through_the_cli(home: Settings, s3_env, tmp_path: Path):
+def test_s3_round_trip_through_the_cli(home: Settings, s3, tmp_path: Path):
     """The commands as the timer and the restore playbook run them, in a child process."""
-    env, client, bucket = s3_env
+    env, client, bucket = s3
     dest = f"s3://{bucket}/stack-a"
     before_db, before_reg = _dump(_db(home)), _tree(Path(home.registry_url))
     child_env = {**env, "STOCKSENSE_HOME": str(home.home), "PATH": "/usr/bin:/bin"}
@@ -254,9 +227,23 @@ def test_s3_round_trip_through_the_cli(home: Settings, s3_env, tmp_path: Path):
     assert _tree(Path(home.registry_url)) == before_reg
 
 
-def test_s3_missing_bucket_is_a_clear_error(home: Settings, s3_env):
+def test_s3_missing_bucket_is_a_clear_error(home: Settings, s3):
     with pytest.raises(BackupError, match="NoSuchBucket|does not exist"):
         run_backup("s3://no-such-bucket-here/x", home)
+
+
+def test_s3_client_that_cannot_be_made_is_a_clear_error(home: Settings, s3):
+    """A missing AWS profile: one line naming the destination, in a child process (boto3's
+    default session keeps the profile it first saw)."""
+    env, _client, bucket = s3
+    child_env = {**env, "AWS_PROFILE": "no-such-profile", "STOCKSENSE_HOME": str(home.home),
+                 "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, "-m", "stocksense", "backup", "--to",
+                          f"s3://{bucket}/x", "--json"], env=child_env, capture_output=True,
+                         text=True, check=False)
+    assert run.returncode == 1, run.stderr
+    error = json.loads(run.stdout)["error"]
+    assert error.startswith(f"cannot open s3://{bucket}/x: ") and "no-such-profile" in error
 
 
 def test_forecasts_identical_after_restore(trained_copy: Settings, tmp_path: Path):

@@ -2,14 +2,14 @@
 
 moto stands in for S3: a `moto.server.ThreadedMotoServer` on 127.0.0.1 (a free port), reached
 through AWS_ENDPOINT_URL exactly as the instance and the controller reach S3 (botocore reads the
-variable). The registry code, boto3, the HTTP traffic and the cache on disk are all real.
+variable); the `s3` fixture (conftest.py, tests/moto_s3.py) gives each test a fresh bucket. The
+registry code, boto3, the HTTP traffic and the cache on disk are all real.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -24,40 +24,6 @@ from stocksense.registry.cache import CachedRegistry
 from stocksense.registry.manifest import sha256_hex
 
 FILES = ("model.tflite", "model.keras", "meta.json", "manifest.json")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_s3():
-    """moto stands in for S3: one ThreadedMotoServer on 127.0.0.1 for this module."""
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3(moto_s3, monkeypatch):
-    """Fake credentials in the environment, and a fresh bucket (moto stands in for S3)."""
-    import boto3
-
-    env = {"AWS_ENDPOINT_URL": moto_s3, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_EC2_METADATA_DISABLED": "true"}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    client = boto3.client("s3")
-    bucket = f"models-{_free_port()}"
-    client.create_bucket(Bucket=bucket)
-    return env, client, bucket
 
 
 def _payload(version: str, size: int = 64 * 1024) -> bytes:
@@ -371,6 +337,7 @@ def test_models_push_publishes_into_s3_once(trained_home: Path, s3, tmp_path: Pa
     (None, {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
             "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"},
      "credentials"),
+    (None, {"AWS_PROFILE": "no-such-profile"}, "cannot open s3://.*no-such-profile"),
 ])
 def test_bad_targets_are_a_clear_error_before_any_training(s3, tmp_path: Path, registry,
                                                            extra_env, message) -> None:
