@@ -102,3 +102,24 @@ def test_refresh_writes_it_after_a_partial_refresh_and_fails_when_it_cannot(
     last = json.loads(proc.stdout.splitlines()[-1])
     assert proc.returncode == 1 and last["ok"] is False
     assert "writing the prices object failed" in last["error"] and "Traceback" not in proc.stderr
+
+
+def test_s3_target_written_once_then_left_alone(seeded_home: Path, s3) -> None:
+    """moto stands in for S3: one PUT, then nothing while the data is the same."""
+    env, client, bucket = s3
+    url = f"s3://{bucket}/lambda/prices.json"
+    first = run_cli(seeded_home, "prices", "export", "--to", url, "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["changed"] is True
+    stored = client.get_object(Bucket=bucket, Key="lambda/prices.json")["Body"].read()
+    assert ObjectPrices.from_bytes(stored).n_days("MSFT") > 300
+    # the same data stamped long ago: an export that wrote again would replace the stamp
+    marked = {**json.loads(stored), "written_at": "2000-01-01T00:00:00+00:00"}
+    client.put_object(Bucket=bucket, Key="lambda/prices.json", Body=json.dumps(marked).encode())
+    again = run_cli(seeded_home, "prices", "export", "--to", url, "--json", env=env)
+    assert json.loads(again.stdout)["changed"] is False
+    kept = client.get_object(Bucket=bucket, Key="lambda/prices.json")["Body"].read()
+    assert json.loads(kept)["written_at"] == "2000-01-01T00:00:00+00:00"
+    missing = run_cli(seeded_home, "prices", "export", "--to", f"s3://no-such-{bucket}/p.json",
+                      "--json", env=env)
+    assert missing.returncode == 1 and "writing the prices object failed" in missing.stdout
