@@ -1,7 +1,8 @@
 """Running the repository's Ansible from a test: the environment, and the PLAY RECAP read back.
 
 Shared by the molecule scenarios' test helpers (molecule/conftest.py for every role scenario,
-molecule/ec2/tests/conftest.py for the moto-backed one); both put tests/ on sys.path.
+molecule/ec2/tests/conftest.py and molecule/aws_enhanced/tests/conftest.py for the moto-backed
+ones); they put tests/ on sys.path.
 """
 
 from __future__ import annotations
@@ -31,6 +32,27 @@ def ansible_env(**extra: str) -> dict[str, str]:
         ANSIBLE_NOCOLOR="1",
         # molecule exports ANSIBLE_FORCE_COLOR; colour codes would break the recap parsing.
         ANSIBLE_FORCE_COLOR="0",
+    )
+    env.update(extra)
+    return env
+
+
+def moto_env(moto_port: str, stack_env: str, region: str, **extra: str) -> dict[str, str]:
+    """ansible_env for the repository's playbooks and inventories against moto on 127.0.0.1:moto_port.
+
+    stack_env is the stack's Env tag, which both inventories filter on: the sandbox's reads it from
+    SANDBOX_ENV, the aws one's from STOCKSENSE_ENV. The credentials are moto's dummy ones; extra
+    adds to all this or overrides it.
+    """
+    env = ansible_env(
+        ANSIBLE_DEPRECATION_WARNINGS="false",
+        MOTO_PORT=moto_port,
+        SANDBOX_ENV=stack_env,
+        STOCKSENSE_ENV=stack_env,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=region,
     )
     env.update(extra)
     return env

@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[3]
 SCENARIO = REPO / "molecule" / "aws_enhanced"
 sys.path.insert(0, str(REPO / "tests"))
 from ansible_run import ANSIBLE_BIN as BIN  # noqa: E402
-from ansible_run import PlayResult, ansible_env  # noqa: E402
+from ansible_run import PlayResult  # noqa: E402
+from ansible_run import moto_env as ansible_moto_env  # noqa: E402
 
 MOTO_PORT = os.environ.get("MOTO_PORT", "19311")
 MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
@@ -42,20 +43,13 @@ def moto_client(service: str):
 
 
 def moto_env(**extra: str) -> dict[str, str]:
-    env = ansible_env(
-        ANSIBLE_DEPRECATION_WARNINGS="false",
-        MOTO_PORT=MOTO_PORT,
-        SANDBOX_ENV=ENV,
-        STOCKSENSE_ENV=ENV,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_SESSION_TOKEN="testing",
-        AWS_DEFAULT_REGION=REGION,
-    )
-    # The tests' own runs keep their output to themselves (their PlayResult), not in converge's log,
-    # and record their AWS API operations like converge (iam/recorder).
+    """The environment of the tests' Ansible runs: this scenario's moto, Env tag and region.
+
+    They record their AWS API operations like converge (iam/recorder) and keep their output to
+    themselves (their PlayResult), not in converge's log.
+    """
+    env = ansible_moto_env(MOTO_PORT, ENV, REGION, PYTHONPATH=str(REPO / "iam" / "recorder"))
     env.pop("ANSIBLE_LOG_PATH", None)
-    env["PYTHONPATH"] = str(REPO / "iam" / "recorder")
     env.update(extra)
     return env
 

@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parents[3]
 # The controller tests' helpers (tests/tripwire.py, tests/ansible_run.py) serve this scenario too.
 sys.path.insert(0, str(REPO / "tests"))
 from ansible_run import ANSIBLE_BIN as BIN  # noqa: E402
-from ansible_run import PlayResult, ansible_env  # noqa: E402
+from ansible_run import PlayResult  # noqa: E402
+from ansible_run import moto_env as ansible_moto_env  # noqa: E402
 from tripwire import Tripwire  # noqa: E402
 
 MOTO_PORT = os.environ.get("MOTO_PORT", "5011")
@@ -47,20 +48,8 @@ BUCKET = f"{NAME}-backups-{ACCOUNT}-{REGION}"
 
 
 def moto_env(**extra: str) -> dict[str, str]:
-    env = ansible_env(
-        ANSIBLE_DEPRECATION_WARNINGS="false",
-        MOTO_PORT=MOTO_PORT,
-        # Both inventories filter on the Env tag: the sandbox's from SANDBOX_ENV, the aws one's
-        # from STOCKSENSE_ENV.
-        SANDBOX_ENV=ENV,
-        STOCKSENSE_ENV=ENV,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_SESSION_TOKEN="testing",
-        AWS_DEFAULT_REGION=REGION,
-    )
-    env.update(extra)
-    return env
+    """The environment of the tests' Ansible runs: this scenario's moto, Env tag and region."""
+    return ansible_moto_env(MOTO_PORT, ENV, REGION, **extra)
 
 
 @pytest.fixture(scope="session")
