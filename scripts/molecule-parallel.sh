@@ -14,7 +14,7 @@ if [ "${1:-}" = "-j" ]; then jobs=$2; shift 2; fi
 # Longest first, as measured on this 2-core machine, so the tail of the run is short work;
 # other entries go after the long scenarios and before the short ones.
 long=(default app baseline certbot)
-short=(nginx swap cloudwatch_agent ec2 aws_enhanced)
+short=(nginx swap cloudwatch_agent ec2 aws_enhanced aws_lambda_predict)
 scenarios=() extra=()
 for arg in "$@"; do
   case "$arg" in *=*) extra+=("$arg") ;; *) scenarios+=("$arg") ;; esac

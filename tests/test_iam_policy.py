@@ -63,9 +63,10 @@ def test_power_terminate_and_iam_are_limited_to_the_project(policy):
                 "arn:aws:iam::*:role/stocksense-", "arn:aws:iam::*:instance-profile/stocksense-",
                 "arn:aws:iam::*:role/aws-service-role/events.amazonaws.com/AWSServiceRoleForCloudWatchEvents",
             )), resource
-    # The instance role to EC2, the snapshot service role to AWS Backup (roles/aws_monitoring).
+    # The instance role to EC2, the snapshot service role to AWS Backup (roles/aws_monitoring), the
+    # predict function's execution role to Lambda (roles/aws_lambda_predict).
     passrole = statements["HandTheStacksRolesToEc2AndAwsBackupOnly"]
-    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "backup.amazonaws.com"]}}
+    assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "backup.amazonaws.com", "lambda.amazonaws.com"]}}
 
 
 def test_only_describe_and_identity_calls_have_no_scope(policy):

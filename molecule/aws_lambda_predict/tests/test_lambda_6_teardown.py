@@ -1,0 +1,30 @@
+"""The role with aws_lambda_predict_state absent removes everything from moto (the AWS stand-in),
+and a second run changes nothing. Runs last but one: it destroys what the other tests read."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import FUNCTION, LOG_GROUP, moto_client, our_apis, run_converge
+
+
+@pytest.fixture(scope="module")
+def teardown():
+    result = run_converge({"aws_lambda_predict_state": "absent"})
+    assert result.rc == 0, result.output[-5000:]
+    return result
+
+
+def test_teardown_changes_things_then_nothing(teardown):
+    # API, function (with its permission), log group, role (with its policy)
+    assert teardown.changed == 4, teardown.output[-5000:]
+    again = run_converge({"aws_lambda_predict_state": "absent"})
+    assert again.rc == 0, again.output[-5000:]
+    assert again.changed == 0, again.output[-5000:]
+
+
+def test_nothing_is_left(teardown, lambda_, iam):
+    assert our_apis() == []
+    assert [f["FunctionName"] for f in lambda_.list_functions()["Functions"]] == []
+    assert moto_client("logs").describe_log_groups(logGroupNamePrefix=LOG_GROUP)["logGroups"] == []
+    assert FUNCTION not in [role["RoleName"] for role in iam.list_roles()["Roles"]]
