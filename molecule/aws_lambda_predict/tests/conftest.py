@@ -67,6 +67,16 @@ def run_converge(extra_vars: dict | None = None) -> PlayResult:
     return PlayResult(proc.returncode, proc.stdout + proc.stderr, host="localhost")
 
 
+def run_stage(playbook: str, extra_vars: dict | None = None) -> PlayResult:
+    """playbooks/provision.yml or teardown.yml as a user runs them on the sandbox inventory, with
+    the switch on and --tags aws_lambda_predict: only this role's part of the stage (the ec2 and
+    monitoring roles are the ec2 and default scenarios' work)."""
+    cmd = [str(BIN / "ansible-playbook"), "-i", "inventories/sandbox", playbook, "--tags", "aws_lambda_predict",
+           "-e", f"@{SCENARIO / 'vars' / 'lambda.yml'}", "-e", json.dumps({"deploy_lambda_predict": True, **(extra_vars or {})})]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=moto_env(), timeout=600, check=False)
+    return PlayResult(proc.returncode, proc.stdout + proc.stderr, host="localhost")
+
+
 def our_apis() -> list[dict]:
     return [api for api in moto_client("apigateway").get_rest_apis()["items"] if api["name"] == FUNCTION]
 

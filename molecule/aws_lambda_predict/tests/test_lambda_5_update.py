@@ -1,4 +1,5 @@
-"""A second converge against moto (the AWS stand-in) with a new zip, more memory and another stage:
+"""playbooks/provision.yml (deploy_lambda_predict on) against moto (the AWS stand-in) after converge,
+with a new zip, more memory and another stage:
 the function's code and configuration are updated in place, the API of the old definition is replaced (community.aws.api_gateway
 applies a definition only when it creates an API) and the invoke permission follows the new API.
 """
@@ -12,7 +13,7 @@ import hashlib
 import shutil
 import zipfile
 
-from conftest import ACCOUNT, FUNCTION, REGION, STANDIN_DIR, STANDIN_ZIP, invoke_permission, moto_client, our_apis, run_converge
+from conftest import ACCOUNT, FUNCTION, REGION, STANDIN_DIR, STANDIN_ZIP, invoke_permission, moto_client, our_apis, run_stage
 
 NEW_ZIP = STANDIN_DIR / "predict-standin-v2.zip"
 
@@ -23,7 +24,7 @@ def update():
     shutil.copyfile(STANDIN_ZIP, NEW_ZIP)
     with zipfile.ZipFile(NEW_ZIP, "a") as archive:
         archive.writestr("stocksense/RELEASE", "v2\n")
-    result = run_converge({"aws_lambda_predict_zip": str(NEW_ZIP), "aws_lambda_predict_memory": 1024, "aws_lambda_predict_stage": "v2"})
+    result = run_stage("playbooks/provision.yml", {"aws_lambda_predict_zip": str(NEW_ZIP), "aws_lambda_predict_memory": 1024, "aws_lambda_predict_stage": "v2"})
     assert result.rc == 0, result.output[-5000:]
     return old, result
 

@@ -1,16 +1,16 @@
-"""The role with aws_lambda_predict_state absent removes everything from moto (the AWS stand-in),
-and a second run changes nothing. Runs last but one: it destroys what the other tests read."""
+"""playbooks/teardown.yml (deploy_lambda_predict on) removes everything the role made from moto (the
+AWS stand-in), and a second run changes nothing. Runs last but one: it destroys what the other tests read."""
 
 from __future__ import annotations
 
 import pytest
 
-from conftest import FUNCTION, LOG_GROUP, moto_client, our_apis, run_converge
+from conftest import FUNCTION, LOG_GROUP, moto_client, our_apis, run_stage
 
 
 @pytest.fixture(scope="module")
 def teardown():
-    result = run_converge({"aws_lambda_predict_state": "absent"})
+    result = run_stage("playbooks/teardown.yml")
     assert result.rc == 0, result.output[-5000:]
     return result
 
@@ -18,7 +18,7 @@ def teardown():
 def test_teardown_changes_things_then_nothing(teardown):
     # API, function (with its permission), log group, role (with its policy)
     assert teardown.changed == 4, teardown.output[-5000:]
-    again = run_converge({"aws_lambda_predict_state": "absent"})
+    again = run_stage("playbooks/teardown.yml")
     assert again.rc == 0, again.output[-5000:]
     assert again.changed == 0, again.output[-5000:]
 
