@@ -171,3 +171,29 @@ def test_the_app_sends_no_security_headers_of_its_own(host):
     for header in ("content-security-policy", "strict-transport-security", "x-frame-options",
                    "referrer-policy", "permissions-policy", "x-content-type-options"):
         assert header not in names, header
+
+
+PRICES_OBJECT = "/var/lib/stocksense/exports/prices.json"
+
+
+def test_the_refresh_unit_writes_the_prices_object_and_only_when_it_changed(host):
+    """app_prices_object_url: after refreshing, the refresh unit writes the Lambda predict
+    function's prices object from what is stored (here every fetch fails, "yfinance is not
+    installed", so the stored prices are exported as they are), from its own sandbox, as the app's
+    user. The same export run again by hand finds nothing new and writes nothing."""
+    host.run(f"rm -f {PRICES_OBJECT}")
+    before = invocation(host, REFRESH)
+    host.check_output(f"systemctl start --no-block {REFRESH}")
+    props = wait_done(host, REFRESH, before)
+    assert props["ExecMainStatus"] == "3", props  # some symbols failed: logged, not a unit failure
+    log = host.check_output(f"journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID={props['InvocationID']}")
+    event = json.loads(next(line for line in log.splitlines() if '"prices_object"' in line))
+    assert event["ok"] and event["changed"] and event["to"] == PRICES_OBJECT, event
+    document = json.loads(host.file(PRICES_OBJECT).content_string)
+    assert document["symbols"]["MSFT"]["prices"], "the stored prices are in the object"
+    assert host.file(PRICES_OBJECT).user == "stocksense"
+    export = ("systemd-run --wait --pipe --quiet -p User=stocksense -p ProtectSystem=strict "
+              "-p ReadWritePaths=/var/lib/stocksense -p EnvironmentFile=/etc/stocksense/stocksense.env "
+              f"/opt/stocksense/current/venv/bin/stocksense prices export --to {PRICES_OBJECT} --json")
+    again = json.loads(host.check_output(export).splitlines()[-1])
+    assert again["ok"] and again["changed"] is False, again

@@ -13,6 +13,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import pytest
 from conftest import REPO
 from helpers import fetch, role_vars, unit_props
 
@@ -145,6 +146,14 @@ def test_missing_secret_key_is_refused_without_showing_secrets(first_host, run_r
     assert "app_secret_key must be set" in result.output
     assert scenario_vars["app_admin_password_hash"] not in result.output
     assert first_host.file("/etc/stocksense/secrets.env").md5sum == before
+
+
+@pytest.mark.parametrize("url", ["/etc/stocksense/prices.json", "/var/lib/stocksense/../../etc/x.json",
+                                 "s3://Bad_Bucket/prices.json", "s3://bucket-only", "relative.json"])
+def test_a_prices_object_url_outside_app_home_or_s3_is_refused(run_role, scenario_vars, url):
+    result = run_role("app", role_vars(scenario_vars, app_prices_object_url=url), tasks_from="validate")
+    assert result.failed
+    assert "app_prices_object_url empty, s3://bucket/key or a file under /var/lib/stocksense" in result.output
 
 
 def test_watched_symbol_without_models_is_refused_before_any_change(first_host, run_role, scenario_vars):
