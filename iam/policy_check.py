@@ -71,8 +71,19 @@ def wildcard_grants(policy: dict) -> list[str]:
     return problems
 
 
+def http_method_action(service: str, name: str) -> str:
+    """API Gateway's IAM actions are the HTTP methods of its REST calls (CreateRestApi is
+    apigateway:POST on /restapis): botocore's model of the service gives each operation's method."""
+    import botocore.session  # only the controller's venv has it; the static checks need it not
+
+    model = botocore.session.get_session().get_service_model(service)
+    return f"{service}:{model.operation_model(name).http['method']}"
+
+
 def iam_action(operation: str) -> str:
     prefix, name = operation.split(":", 1)
+    if prefix == "apigateway":
+        return http_method_action(prefix, name)
     operation = f"{PREFIX_OF_SIGNING_NAME.get(prefix, prefix)}:{name}"
     return ACTION_OF_OPERATION.get(operation, operation)
 

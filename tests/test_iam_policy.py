@@ -85,7 +85,8 @@ def test_the_instance_role_policy_follows_the_cloudwatch_agent_role():
 
 @pytest.mark.parametrize(
     ("operation", "action"),
-    [("ec2:RunInstances", "ec2:RunInstances"), ("s3:ListObjectsV2", "s3:ListBucket"), ("monitoring:PutMetricData", "cloudwatch:PutMetricData")],
+    [("ec2:RunInstances", "ec2:RunInstances"), ("s3:ListObjectsV2", "s3:ListBucket"), ("monitoring:PutMetricData", "cloudwatch:PutMetricData"),
+     ("apigateway:CreateRestApi", "apigateway:POST"), ("apigateway:PutRestApi", "apigateway:PUT"), ("apigateway:DeleteRestApi", "apigateway:DELETE")],
 )
 def test_operations_map_to_iam_actions(operation, action):
     assert policy_check.iam_action(operation) == action
