@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parents[3]
 SCENARIO = REPO / "molecule" / "aws_lambda_predict"
 sys.path.insert(0, str(REPO / "tests"))
 from ansible_run import ANSIBLE_BIN as BIN  # noqa: E402
-from ansible_run import PlayResult, ansible_env  # noqa: E402
+from ansible_run import PlayResult  # noqa: E402
+from ansible_run import moto_env as ansible_moto_env  # noqa: E402
 
 MOTO_PORT = os.environ.get("MOTO_PORT", "19321")
 MOTO_URL = f"http://127.0.0.1:{MOTO_PORT}"
@@ -43,19 +44,10 @@ def moto_client(service: str):
 
 
 def moto_env() -> dict[str, str]:
-    """The tests' Ansible runs: this scenario's moto and Env, recording their AWS API operations
-    like converge (iam/recorder)."""
-    return ansible_env(
-        ANSIBLE_DEPRECATION_WARNINGS="false",
-        MOTO_PORT=MOTO_PORT,
-        SANDBOX_ENV=ENV,
-        LAMBDA_PREDICT_STANDIN_DIR=str(STANDIN_DIR),
-        PYTHONPATH=str(REPO / "iam" / "recorder"),
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_SESSION_TOKEN="testing",
-        AWS_DEFAULT_REGION=REGION,
-    )
+    """The tests' Ansible runs: this scenario's moto, Env and stand-in zip, recording their AWS API
+    operations like converge (iam/recorder)."""
+    return ansible_moto_env(MOTO_PORT, ENV, REGION, PYTHONPATH=str(REPO / "iam" / "recorder"),
+                            LAMBDA_PREDICT_STANDIN_DIR=str(STANDIN_DIR))
 
 
 def run_converge(extra_vars: dict | None = None) -> PlayResult:
