@@ -65,7 +65,7 @@ def test_power_terminate_and_iam_are_limited_to_the_project(policy):
             )), resource
     # The instance role to EC2, the snapshot service role to AWS Backup (roles/aws_monitoring), the
     # predict function's execution role to Lambda (roles/aws_lambda_predict).
-    passrole = statements["HandTheStacksRolesToEc2AndAwsBackupOnly"]
+    passrole = statements["HandTheStacksRolesToEc2BackupAndLambdaOnly"]
     assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com", "backup.amazonaws.com", "lambda.amazonaws.com"]}}
 
 
