@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 
 def _default_home() -> Path:
@@ -82,7 +83,9 @@ def load_settings(
         env.update(read_env_file(env_file))
     env.update(environ)  # real environment wins over the file
     home = Path(env.get("STOCKSENSE_HOME") or _default_home()).expanduser()
-    database_url = env.get("STOCKSENSE_DATABASE_URL") or f"sqlite:///{home}/stocksense.db"
+    database_url = _with_password_file(
+        env.get("STOCKSENSE_DATABASE_URL") or f"sqlite:///{home}/stocksense.db",
+        env.get("STOCKSENSE_DATABASE_PASSWORD_FILE"))
     registry_url = env.get("STOCKSENSE_REGISTRY") or str(home / "registry")
 
     def _int(name: str, default: int) -> int:
@@ -108,6 +111,36 @@ def load_settings(
                             or home / "registry-cache").expanduser(),
         registry_poll_seconds=_seconds(env.get("STOCKSENSE_REGISTRY_POLL_SECONDS")),
     )
+
+
+def _with_password_file(url: str, password_file: str | None) -> str:
+    """The database URL with the password read from STOCKSENSE_DATABASE_PASSWORD_FILE, if set.
+
+    The file is where systemd's LoadCredential= puts a secret (the unit sets the variable to
+    %d/NAME): the password then never sits in an env file, the unit or `systemctl show`. The URL
+    names the user and no password; the password is percent-encoded into it, as SQLAlchemy reads it.
+    Errors name the variable and the file, never the password.
+    """
+    if not password_file:
+        return url
+    name = "STOCKSENSE_DATABASE_PASSWORD_FILE"
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgresql"):
+        raise ValueError(f"{name} is set, but STOCKSENSE_DATABASE_URL is not a postgresql:// URL")
+    user, at, host = parts.netloc.rpartition("@")
+    if not at or not user:
+        raise ValueError(f"{name} is set, but STOCKSENSE_DATABASE_URL names no user (USER@HOST)")
+    if ":" in user:
+        raise ValueError(f"{name} is set, but STOCKSENSE_DATABASE_URL holds a password too: "
+                         "give it in one place")
+    try:
+        password = Path(password_file).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ValueError(f"{name}: cannot read {password_file}: {reason}") from None
+    if not password:
+        raise ValueError(f"{name}: {password_file} is empty")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
 
 
 def _seconds(raw: str | None, default: float = 30.0) -> float:
