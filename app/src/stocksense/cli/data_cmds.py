@@ -80,13 +80,15 @@ def refresh(prices_url: str | None, as_json: bool) -> None:
 def _export_prices(engine, url: str, as_json: bool) -> bool:  # type: ignore[no-untyped-def]
     """Write the prices object after a refresh (also a partial one: what is stored is current)."""
     from stocksense.registry.errors import RegistryUnavailable
-    from stocksense.serving.prices import write_prices_object
+    from stocksense.serving.prices import PricesObjectWriteFailed, open_object, write_prices_object
 
     try:
-        written = write_prices_object(engine, url)
-    except (RegistryUnavailable, OSError, ValueError) as exc:
+        written = write_prices_object(engine, *open_object(url))
+    except (RegistryUnavailable, ValueError) as exc:  # a bad URL
         event = {"event": "prices_object", "ok": False, "to": url,
                  "error": f"writing the prices object failed: {exc}"}
+    except PricesObjectWriteFailed as exc:
+        event = {"event": "prices_object", "ok": False, "to": url, "error": str(exc)}
     else:
         event = {"event": "prices_object", "ok": True, **written}
     if as_json:

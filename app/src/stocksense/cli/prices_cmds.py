@@ -28,18 +28,18 @@ def export_prices(url: str, symbols: tuple[str, ...], as_json: bool) -> None:
     """
     from stocksense.data.symbols import InvalidSymbol, validate_symbol
     from stocksense.registry.errors import RegistryUnavailable
-    from stocksense.serving.prices import open_object, write_prices_object
+    from stocksense.serving.prices import PricesObjectWriteFailed, open_object, write_prices_object
 
     try:
-        open_object(url)
+        store, key = open_object(url)
         symbols = tuple(validate_symbol(s) for s in symbols)
     except (ValueError, RegistryUnavailable, InvalidSymbol) as exc:
         fail(as_json, str(exc), to=url)
     _, engine = settings_and_engine()
     try:
-        summary = write_prices_object(engine, url, symbols or None)
-    except (RegistryUnavailable, OSError) as exc:
-        fail(as_json, f"writing the prices object failed: {exc}", EXIT_FAILED, to=url)
+        summary = write_prices_object(engine, store, key, symbols or None)
+    except PricesObjectWriteFailed as exc:
+        fail(as_json, str(exc), EXIT_FAILED, to=url)
     finally:
         engine.dispose()
     verb = "wrote" if summary["changed"] else "unchanged, nothing written:"

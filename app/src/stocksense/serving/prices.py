@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from stocksense.data import queries
 from stocksense.data.symbols import validate_symbol
 from stocksense.layout import PRICES_OBJECT_DAYS, PRICES_OBJECT_FORMAT
+from stocksense.registry.errors import RegistryUnavailable
 from stocksense.registry.stores import ArtifactStore, LocalStore, S3Store
 
 
@@ -130,18 +131,26 @@ def _content(raw: bytes | None) -> Any:
     return {k: v for k, v in document.items() if k != "written_at"}
 
 
-def write_prices_object(engine: Engine, url: str, symbols: Iterable[str] | None = None,
+class PricesObjectWriteFailed(Exception):
+    """The prices object could not be read back or written (S3 or the file system)."""
+
+
+def write_prices_object(engine: Engine, store: ArtifactStore, key: str,
+                        symbols: Iterable[str] | None = None,
                         days: int = PRICES_OBJECT_DAYS) -> dict[str, Any]:
-    """Write the prices object to `url` unless the one there already says the same (so a
-    refresh that fetched nothing new writes nothing, and the predict function re-reads nothing).
+    """Write the prices object to `key` of `store` (open_object) unless the one there already
+    says the same (so a refresh that fetched nothing new writes nothing, and the predict function
+    re-reads nothing).
 
     Returns {"to", "symbols", "bytes", "changed"}. An S3 PUT and a local rename are atomic: a
-    reader sees the previous object or this one.
+    reader sees the previous object or this one. Raises PricesObjectWriteFailed.
     """
-    store, key = open_object(url)
     data = prices_object(engine, symbols, days)
-    changed = _content(store.read_bytes(key)) != _content(data)
-    if changed:
-        store.write_bytes(key, data)
+    try:
+        changed = _content(store.read_bytes(key)) != _content(data)
+        if changed:
+            store.write_bytes(key, data)
+    except (RegistryUnavailable, OSError) as exc:
+        raise PricesObjectWriteFailed(f"writing the prices object failed: {exc}") from exc
     return {"to": store.uri(key), "symbols": len(json.loads(data)["symbols"]),
             "bytes": len(data), "changed": changed}
