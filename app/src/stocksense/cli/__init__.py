@@ -21,6 +21,7 @@ from stocksense.cli.prices_cmds import prices
 from stocksense.cli.ready_cmds import wait_ready
 from stocksense.cli.registry_cmds import models
 from stocksense.cli.release_cmds import release
+from stocksense.cli.secrets_cmds import secrets
 
 
 @click.group(cls=StockSenseGroup)
@@ -37,6 +38,7 @@ COMMANDS += [config, release, wait_ready]
 COMMANDS += [backup, restore]
 COMMANDS += [db]
 COMMANDS += [prices]
+COMMANDS += [secrets]
 
 for _command in COMMANDS:
     cli.add_command(_command)
