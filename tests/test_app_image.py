@@ -1,0 +1,261 @@
+"""The app's OCI image (app/Containerfile), built and run with podman on a local Debian trixie slim
+base instead of Docker Hub's debian:trixie-slim (Docker Hub cannot be reached here).
+
+scripts/build-slim-image.sh debootstraps that base from Debian's mirror; scripts/build-app-artifacts.sh
+trains one symbol with tiny settings into .cache/app-artifacts-image (content-hash stamps: skipped
+when current); scripts/build-app-image.sh builds the image (skipped when its input hash is tagged).
+The container runs read-only, non-root, without capabilities, published on 127.0.0.1 only; the
+one-shot seed fills its data volume. Run by `make image-test`, not by `make unit`. Figures (size,
+RSS, req/s) are printed with the load average.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = "localhost/stocksense-python:debian-trixie-slim"
+IMAGE_REPO = "localhost/stocksense-test"
+ARTIFACTS = REPO / ".cache" / "app-artifacts-image"
+SYMBOL = "MSFT"  # bundled, trained with the app scenario's tiny settings
+PREFIX = "stocksense-image-test-"
+SERVER = PREFIX + "server"
+VOLUME = PREFIX + "data"
+SECRET = PREFIX + "secret-key"
+PORT = 19400
+BASE_URL = f"http://127.0.0.1:{PORT}"
+SIZE_LIMIT_MB = 300
+MEMORY_MAX_MB = 400  # the app role's MemoryMax for the same service
+TRAIN_ENV = {"STOCKSENSE_WINDOW": "20", "STOCKSENSE_TRAIN_DAYS": "400", "STOCKSENSE_BACKTEST_DAYS": "40",
+             "STOCKSENSE_REFIT_EVERY": "20", "STOCKSENSE_EPOCHS": "2", "TF_CPP_MIN_LOG_LEVEL": "3"}
+# What the serving image must never hold (distributions and import names).
+FORBIDDEN = ("tensorflow", "tensorflow-cpu", "keras", "pandas", "yfinance", "arch")
+# The hardening the README's run command uses too; docker accepts the same options.
+RUN_OPTS = ["--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp:rw,size=16m,mode=1777",
+            "--cap-drop=ALL", "--security-opt", "no-new-privileges",
+            "-v", f"{VOLUME}:/var/lib/stocksense"]
+
+
+def run(*args: str, check: bool = True, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False,
+                            env={**os.environ, **(env or {})})
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def say(capsys, text: str) -> None:
+    with capsys.disabled():
+        print(f"\n[image] {text} (load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])})")
+
+
+def podman(*args: str, check: bool = True, timeout: int = 120) -> subprocess.CompletedProcess:
+    return run("podman", *args, check=check, timeout=timeout)
+
+
+def remove_leftovers() -> None:
+    """This suite's containers, volume and secret, also a killed run's."""
+    names = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    for name in (n for n in names if n.startswith(PREFIX)):
+        podman("rm", "-f", "-t", "2", name, check=False)
+    podman("volume", "rm", "-f", VOLUME, check=False)
+    podman("secret", "rm", SECRET, check=False)
+
+
+@pytest.fixture(scope="module")
+def image() -> dict:
+    """Base image, tiny models, the app image: each step skips itself when current."""
+    run(str(REPO / "scripts" / "build-slim-image.sh"))
+    t0 = time.monotonic()
+    run(str(REPO / "scripts" / "build-app-artifacts.sh"), "--out", str(ARTIFACTS), SYMBOL, env=TRAIN_ENV,
+        timeout=900)
+    models_seconds = time.monotonic() - t0
+    built = run(str(REPO / "scripts" / "build-app-image.sh"), "--artifacts", str(ARTIFACTS), "--base", BASE,
+                "--name", IMAGE_REPO, timeout=900)
+    info = json.loads(built.stdout.strip().splitlines()[-1])
+    info["models_seconds"] = round(models_seconds)
+    return info
+
+
+@pytest.fixture(scope="module")
+def seeded(image) -> list[dict]:
+    """A fresh data volume, seeded twice by the image's one-shot seed command."""
+    remove_leftovers()
+    podman("volume", "create", VOLUME)
+    runs = []
+    for i in (1, 2):
+        out = podman("run", "--rm", "--name", f"{PREFIX}seed-{i}", *RUN_OPTS, image["image"], "stocksense-seed")
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def server(image, seeded):
+    """The server container; removed with its volume and secret at the end."""
+    subprocess.run(["podman", "secret", "create", SECRET, "-"], input=os.urandom(24).hex(),
+                   capture_output=True, text=True, check=True)
+    try:
+        # --health-interval=disable: no systemd here for podman's healthcheck timer; the image's
+        # HEALTHCHECK still runs on demand (`podman healthcheck run`).
+        podman("run", "-d", "--name", SERVER, *RUN_OPTS, "--health-interval=disable",
+               "-p", f"127.0.0.1:{PORT}:5005", "--secret", SECRET,
+               "-e", f"STOCKSENSE_SECRET_KEY_FILE=/run/secrets/{SECRET}", image["image"])
+        wait_ready()
+        yield SERVER
+    finally:
+        logs = podman("logs", "--tail", "20", SERVER, check=False)
+        print(logs.stdout[-2000:], logs.stderr[-2000:])
+        remove_leftovers()
+
+
+def wait_ready(timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(BASE_URL + "/ready", timeout=3) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as exc:
+            last = exc
+        time.sleep(0.5)
+    pytest.fail(f"{BASE_URL}/ready never answered 200: {last}; logs:\n"
+                + podman("logs", "--tail", "30", SERVER, check=False).stderr)
+
+
+def get(path: str) -> tuple[int, str, dict | list]:
+    try:
+        with urllib.request.urlopen(BASE_URL + path, timeout=10) as resp:
+            return resp.status, resp.headers.get_content_type(), json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get_content_type(), json.loads(exc.read())
+
+
+def in_container(code: str) -> str:
+    return podman("exec", SERVER, "python3", "-c", code).stdout.strip()
+
+
+def test_image_size_within_budget(image, capsys):
+    say(capsys, f"{image['image']}: {image['size_mb']} MB (limit {SIZE_LIMIT_MB}); "
+                f"built now: {image['built']} in {image['seconds']} s; models step {image['models_seconds']} s")
+    assert 0 < image["size_mb"] <= SIZE_LIMIT_MB
+
+
+def test_image_metadata_non_root_port_volume_healthcheck(image):
+    inspect = json.loads(podman("image", "inspect", image["image"]).stdout)[0]
+    cfg = inspect["Config"]
+    assert cfg["User"] == "10001:10001"
+    assert "5005/tcp" in cfg["ExposedPorts"]
+    assert "/var/lib/stocksense" in cfg["Volumes"]
+    assert cfg["Cmd"] == ["stocksense", "serve"]
+    # Docker format: OCI images carry no healthcheck (podman keeps it beside the config).
+    assert inspect["ManifestType"].startswith("application/vnd.docker."), inspect["ManifestType"]
+    assert any("/health" in part for part in inspect["Healthcheck"]["Test"]), inspect["Healthcheck"]
+
+
+def test_seed_loads_prices_and_backtest_then_changes_nothing(seeded):
+    first, second = seeded
+    assert first["ok"] and first["changed"], first
+    assert any(a.startswith(f"seeded {SYMBOL}") for a in first["actions"]), first
+    assert any(a.startswith(f"stored backtest of {SYMBOL}") for a in first["actions"]), first
+    assert second == {"ok": True, "changed": False, "actions": []}
+
+
+def test_runs_as_non_root_on_a_read_only_root(server):
+    assert in_container("import os; print(os.getuid(), os.getgid())") == "10001 10001"
+    probe = podman("exec", server, "touch", "/opt/stocksense/release/written", check=False)
+    assert probe.returncode != 0 and "Read-only file system" in probe.stderr, probe
+    # The only writable places: the data volume and /tmp.
+    assert "stocksense.db" in in_container("import os; print(os.listdir('/var/lib/stocksense'))")
+    inspect = json.loads(podman("inspect", server).stdout)[0]["HostConfig"]
+    assert inspect["ReadonlyRootfs"] is True
+    assert inspect["CapDrop"] and not inspect["CapAdd"]
+
+
+def test_published_on_loopback_only(server):
+    bindings = json.loads(podman("inspect", server).stdout)[0]["HostConfig"]["PortBindings"]["5005/tcp"]
+    assert [b["HostIp"] for b in bindings] == ["127.0.0.1"]
+
+
+def test_healthcheck_reports_healthy(server):
+    result = podman("healthcheck", "run", server, check=False)
+    assert result.returncode == 0, result
+    status = podman("inspect", "--format", "{{.State.Health.Status}}", server).stdout.strip()
+    assert status == "healthy"
+
+
+def test_healthcheck_fails_without_a_server(image):
+    """The same HEALTHCHECK against a container whose server never started: unhealthy."""
+    name = PREFIX + "no-server"
+    podman("run", "-d", "--name", name, "--health-interval=disable", *RUN_OPTS[:-2], image["image"],
+           "sleep", "60")
+    try:
+        result = podman("healthcheck", "run", name, check=False)
+        assert result.returncode != 0 and "unhealthy" in (result.stdout + result.stderr), result
+    finally:
+        podman("rm", "-f", "-t", "0", name, check=False)
+
+
+def test_forecast_of_a_bundled_symbol(server):
+    status, ctype, body = get(f"/api/v1/symbols/{SYMBOL}/forecast")
+    assert (status, ctype) == (200, "application/json")
+    assert body["symbol"] == SYMBOL and body["last_close"] > 0
+    assert set(body["models"]) == {"transformer", "lstm"}
+    assert body["ensemble"]["predicted_close"] > 0
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/v1/symbols/ZZZZ/forecast", 404),
+    ("/api/v1/symbols/NOT%20A%20SYMBOL!/forecast", 400),
+    ("/api/v1/no-such-route", 404),
+])
+def test_errors_are_problem_documents(server, path, status):
+    got, ctype, body = get(path)
+    assert (got, ctype) == (status, "application/problem+json")
+    assert body["status"] == status and body["title"]
+
+
+def test_no_training_or_ingest_packages_inside(server):
+    dists = json.loads(in_container(
+        "import importlib.metadata as m, json; print(json.dumps(sorted(d.metadata['Name'].lower() for d in m.distributions())))"))
+    assert "stocksense" in dists and "ai-edge-litert" in dists
+    assert not set(FORBIDDEN) & set(dists), dists
+    found = in_container("import importlib.util as u; print([n for n in ('tensorflow', 'keras', 'pandas', 'yfinance', 'arch') "
+                         "if u.find_spec(n)])")
+    assert found == "[]"
+    assert "pip" not in dists  # nothing installs packages at run time
+
+
+def test_figures_rss_and_forecast_throughput(server, capsys):
+    """Bounded: 3 s of load. RSS must stay within the app role's MemoryMax for the same service."""
+    url = f"{BASE_URL}/api/v1/symbols/{SYMBOL}/forecast"
+    if shutil.which("wrk"):
+        out = run("taskset", "-c", "1", "wrk", "-t1", "-c4", "-d3s", url, timeout=30).stdout
+        line = next(ln for ln in out.splitlines() if ln.startswith("Requests/sec:"))
+        rps, tool = float(line.split()[1]), "wrk -t1 -c4 -d3s"
+    else:
+        n, t0 = 0, time.monotonic()
+        while time.monotonic() - t0 < 3:
+            get(f"/api/v1/symbols/{SYMBOL}/forecast")
+            n += 1
+        rps, tool = n / (time.monotonic() - t0), "one Python client, 3 s"
+    stats = json.loads(podman("stats", "--no-stream", "--format", "json", server).stdout)[0]
+    cgroup = stats["mem_usage"].split("/")[0].strip()
+    # The server is the container's PID 1 (exec-form CMD, no init or shell in between).
+    status = podman("exec", server, "cat", "/proc/1/status").stdout
+    vm_rss_mb = int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS:")).split()[1]) / 1024
+    say(capsys, f"forecast {SYMBOL}: {rps:.0f} req/s ({tool}); after the load: server RSS "
+                f"{vm_rss_mb:.0f} MiB (VmRSS), container memory {cgroup} (podman stats)")
+    assert rps > 0
+    assert 0 < vm_rss_mb < MEMORY_MAX_MB
+    value, unit = float(cgroup[:-2]), cgroup[-2:]
+    assert value * {"kB": 1e-3, "MB": 1, "GB": 1e3}[unit] < MEMORY_MAX_MB
