@@ -14,7 +14,8 @@ fi
 #    curl (the HTTPS check); Chromium, its driver and certutil for the end-to-end browser test.
 # pebble + openssl: the local ACME test CA of the certbot scenario (scripts/pebble.sh).
 # postgresql: the app suite starts a throwaway cluster from its binaries (app/tests/pg.py).
-packages=(podman crun fuse-overlayfs slirp4netns uidmap debootstrap git make python3-venv pebble openssl curl chromium chromium-driver libnss3-tools postgresql)
+# podman-compose: compose.yaml is checked with it (tests/test_app_image.py).
+packages=(podman crun fuse-overlayfs slirp4netns uidmap debootstrap git make python3-venv pebble openssl curl chromium chromium-driver libnss3-tools postgresql podman-compose)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -5,8 +5,9 @@ scripts/build-slim-image.sh debootstraps that base from Debian's mirror; scripts
 trains one symbol with tiny settings into .cache/app-artifacts-image (content-hash stamps: skipped
 when current); scripts/build-app-image.sh builds the image (skipped when its input hash is tagged).
 The container runs read-only, non-root, without capabilities, published on 127.0.0.1 only; the
-one-shot seed fills its data volume. Run by `make image-test`, not by `make unit`. Figures (size,
-RSS, req/s) are printed with the load average.
+one-shot seed fills its data volume. compose.yaml runs the same image with podman-compose (Debian's
+1.0.3; Docker Engine is not installed here). Run by `make image-test`, not by `make unit`. Figures
+(size, RSS, req/s) are printed with the load average.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ VOLUME = PREFIX + "data"
 SECRET = PREFIX + "secret-key"
 PORT = 19400
 BASE_URL = f"http://127.0.0.1:{PORT}"
+COMPOSE_PROJECT = PREFIX + "compose"
+COMPOSE_PORT = 19401
 SIZE_LIMIT_MB = 300
 MEMORY_MAX_MB = 400  # the app role's MemoryMax for the same service
 TRAIN_ENV = {"STOCKSENSE_WINDOW": "20", "STOCKSENSE_TRAIN_DAYS": "400", "STOCKSENSE_BACKTEST_DAYS": "40",
@@ -63,11 +66,13 @@ def podman(*args: str, check: bool = True, timeout: int = 120) -> subprocess.Com
 
 
 def remove_leftovers() -> None:
-    """This suite's containers, volume and secret, also a killed run's."""
-    names = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
-    for name in (n for n in names if n.startswith(PREFIX)):
-        podman("rm", "-f", "-t", "2", name, check=False)
-    podman("volume", "rm", "-f", VOLUME, check=False)
+    """This suite's containers, volumes, networks and secret (Compose's too), also a killed run's."""
+    for kind, listing in (("container", ["ps", "-a", "--format", "{{.Names}}"]),
+                          ("volume", ["volume", "ls", "--format", "{{.Name}}"]),
+                          ("network", ["network", "ls", "--format", "{{.Name}}"])):
+        for name in podman(*listing).stdout.split():
+            if name.startswith(PREFIX):
+                podman(kind, "rm", "-f", *(["-t", "2"] if kind == "container" else []), name, check=False)
     podman("secret", "rm", SECRET, check=False)
 
 
@@ -117,24 +122,24 @@ def server(image, seeded):
         remove_leftovers()
 
 
-def wait_ready(timeout: float = 90) -> None:
+def wait_ready(timeout: float = 90, base: str = BASE_URL, name: str = SERVER) -> None:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(BASE_URL + "/ready", timeout=3) as resp:
+            with urllib.request.urlopen(base + "/ready", timeout=3) as resp:
                 if resp.status == 200:
                     return
         except (urllib.error.URLError, OSError) as exc:
             last = exc
         time.sleep(0.5)
-    pytest.fail(f"{BASE_URL}/ready never answered 200: {last}; logs:\n"
-                + podman("logs", "--tail", "30", SERVER, check=False).stderr)
+    pytest.fail(f"{base}/ready never answered 200: {last}; logs:\n"
+                + podman("logs", "--tail", "30", name, check=False).stderr)
 
 
-def get(path: str) -> tuple[int, str, dict | list]:
+def get(path: str, base: str = BASE_URL) -> tuple[int, str, dict | list]:
     try:
-        with urllib.request.urlopen(BASE_URL + path, timeout=10) as resp:
+        with urllib.request.urlopen(base + path, timeout=10) as resp:
             return resp.status, resp.headers.get_content_type(), json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers.get_content_type(), json.loads(exc.read())
@@ -259,3 +264,55 @@ def test_figures_rss_and_forecast_throughput(server, capsys):
     assert 0 < vm_rss_mb < MEMORY_MAX_MB
     value, unit = float(cgroup[:-2]), cgroup[-2:]
     assert value * {"kB": 1e-3, "MB": 1, "GB": 1e3}[unit] < MEMORY_MAX_MB
+
+
+# --- compose.yaml with podman-compose ---------------------------------------------------------
+
+def compose(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
+    return run("podman-compose", "-p", COMPOSE_PROJECT, "-f", str(REPO / "compose.yaml"), *args,
+               env=env, check=check, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def compose_env(image, tmp_path_factory):
+    """The project's variables; the key file readable by the image's user only."""
+    if not shutil.which("podman-compose"):
+        pytest.fail("podman-compose is missing: scripts/host-setup.sh installs it")
+    key = tmp_path_factory.mktemp("compose") / "secret_key"
+    key.write_text(os.urandom(24).hex())
+    os.chown(key, 10001, 10001)
+    key.chmod(0o400)
+    return {"STOCKSENSE_IMAGE": image["image"], "STOCKSENSE_SECRET_KEY_PATH": str(key),
+            "STOCKSENSE_PUBLISH_PORT": str(COMPOSE_PORT)}
+
+
+def test_compose_refuses_without_an_image(compose_env):
+    env = {k: v for k, v in {**os.environ, **compose_env}.items() if k != "STOCKSENSE_IMAGE"}
+    result = subprocess.run(["podman-compose", "-p", COMPOSE_PROJECT, "-f", str(REPO / "compose.yaml"), "up", "-d"],
+                            capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert result.returncode != 0
+    assert "set STOCKSENSE_IMAGE" in result.stderr + result.stdout
+    started = podman("ps", "-a", "--format", "{{.Names}}").stdout.split()
+    assert not [n for n in started if n.startswith(COMPOSE_PROJECT)]
+
+
+def test_compose_seeds_then_serves(compose_env, capsys):
+    """`up -d` starts the one-shot seed and the app; podman-compose 1.0 does not wait for the seed
+    (docker compose does: service_completed_successfully), so /ready gates the app until it is done."""
+    remove_leftovers()
+    try:
+        compose("up", "-d", env=compose_env)
+        base = f"http://127.0.0.1:{COMPOSE_PORT}"
+        wait_ready(base=base, name=f"{COMPOSE_PROJECT}_app_1")
+        seed = json.loads(podman("inspect", f"{COMPOSE_PROJECT}_seed_1").stdout)[0]["State"]
+        assert seed["Status"] == "exited" and seed["ExitCode"] == 0, seed
+        status, ctype, body = get(f"/api/v1/symbols/{SYMBOL}/forecast", base)
+        assert (status, ctype, body["symbol"]) == (200, "application/json", SYMBOL)
+        assert get("/api/v1/symbols/ZZZZ/forecast", base)[:2] == (404, "application/problem+json")
+        app = json.loads(podman("inspect", f"{COMPOSE_PROJECT}_app_1").stdout)[0]["HostConfig"]
+        assert app["ReadonlyRootfs"] is True
+        assert [b["HostIp"] for b in app["PortBindings"]["5005/tcp"]] == ["127.0.0.1"]
+        say(capsys, f"compose: seed exited 0, app ready on 127.0.0.1:{COMPOSE_PORT}")
+    finally:
+        compose("down", "-v", env=compose_env, check=False)
+        remove_leftovers()
