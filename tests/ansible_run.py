@@ -1,8 +1,8 @@
 """Running the repository's Ansible from a test: the environment, and the PLAY RECAP read back.
 
 Shared by the molecule scenarios' test helpers (molecule/conftest.py for every role scenario,
-molecule/ec2/tests/conftest.py and molecule/aws_enhanced/tests/conftest.py for the moto-backed
-ones); they put tests/ on sys.path.
+the conftests of the moto-backed ones: ec2, aws_enhanced, aws_lambda_predict); they put tests/ on
+sys.path.
 """
 
 from __future__ import annotations
@@ -81,3 +81,14 @@ class PlayResult:
     @property
     def failed(self) -> bool:
         return self.rc != 0
+
+
+def moto_client(moto_port: str, region: str, service: str):
+    """A boto3 client of moto on 127.0.0.1:moto_port, the AWS stand-in, with its dummy credentials.
+
+    The tests read through it what the roles left in moto; iam/recorder does not record its calls.
+    """
+    import boto3  # only the moto-backed scenarios need it
+
+    return boto3.client(service, endpoint_url=f"http://127.0.0.1:{moto_port}", region_name=region,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")

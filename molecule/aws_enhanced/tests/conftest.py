@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
@@ -20,6 +19,7 @@ SCENARIO = REPO / "molecule" / "aws_enhanced"
 sys.path.insert(0, str(REPO / "tests"))
 from ansible_run import ANSIBLE_BIN as BIN  # noqa: E402
 from ansible_run import PlayResult  # noqa: E402
+from ansible_run import moto_client as shared_moto_client  # noqa: E402
 from ansible_run import moto_env as ansible_moto_env  # noqa: E402
 
 MOTO_PORT = os.environ.get("MOTO_PORT", "19311")
@@ -38,8 +38,8 @@ ANSIBLE_LOG = Path(os.environ.get("ANSIBLE_LOG_PATH", REPO / ".cache" / "aws-enh
 
 
 def moto_client(service: str):
-    """A boto3 client of moto, the AWS stand-in (the tests' reads are not recorded by iam/recorder)."""
-    return boto3.client(service, endpoint_url=MOTO_URL, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    """A boto3 client of moto, the AWS stand-in."""
+    return shared_moto_client(MOTO_PORT, REGION, service)
 
 
 def moto_env(**extra: str) -> dict[str, str]:

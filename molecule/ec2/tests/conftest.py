@@ -14,7 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 import yaml
 
@@ -23,6 +22,7 @@ REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests"))
 from ansible_run import ANSIBLE_BIN as BIN  # noqa: E402
 from ansible_run import PlayResult  # noqa: E402
+from ansible_run import moto_client as shared_moto_client  # noqa: E402
 from ansible_run import moto_env as ansible_moto_env  # noqa: E402
 from tripwire import Tripwire  # noqa: E402
 
@@ -55,18 +55,18 @@ def moto_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def ec2():
     """A boto3 EC2 client of moto, the AWS stand-in."""
-    return boto3.client("ec2", endpoint_url=MOTO_URL, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    return moto_client("ec2")
 
 
 @pytest.fixture(scope="session")
 def iam():
     """A boto3 IAM client of moto, the AWS stand-in."""
-    return boto3.client("iam", endpoint_url=MOTO_URL, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    return moto_client("iam")
 
 
 def moto_client(service: str, region: str = REGION):
     """A boto3 client of moto, the AWS stand-in (tests read what the roles left there)."""
-    return boto3.client(service, endpoint_url=MOTO_URL, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing")
+    return shared_moto_client(MOTO_PORT, region, service)
 
 
 def live_instances(ec2, name: str = NAME, states: tuple = ("pending", "running", "stopping", "stopped")) -> list[dict]:
