@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -19,6 +22,8 @@ from stocksense.testing import TINY_ENV, run_cli
 
 SECRET_KEY = "k" * 40
 ARGON = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"
+BACKTEST = {"refit_every": 20, "metrics": {"served": {"mae": 1.0}}, "points": [],
+            "created_at": "2026-01-01"}
 
 
 def one_object(stdout: str) -> dict:
@@ -96,6 +101,75 @@ def test_data_sync_refuses_an_unknown_symbol_clearly(tmp_path: Path) -> None:
     assert "ZZZZ has no prices and none are bundled" in one_object(proc.stdout)["error"]
     bad = run_cli(tmp_path / "home", "data", "sync", "--backtests", str(tmp_path), "no way!")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def _as_reader_without_root_bypass() -> list[str]:
+    """Root reads a chmod 000 file anyway (CAP_DAC_OVERRIDE): run the CLI as root without that
+    capability (and CAP_DAC_READ_SEARCH), so the kernel really refuses the read as it does for the
+    service user. A non-root run needs no prefix."""
+    if os.geteuid() != 0:
+        return []
+    assert shutil.which("setpriv"), "setpriv (util-linux) is needed to drop root's bypass"
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def _unreadable(folder: Path) -> list[str]:
+    path = folder / "MSFT.json"
+    write(path, json.dumps(BACKTEST))
+    path.chmod(0)
+    return _as_reader_without_root_bypass()
+
+
+def _not_json(folder: Path) -> list[str]:
+    write(folder / "MSFT.json", "{not json")
+    return []
+
+
+def _not_a_backtest(folder: Path) -> list[str]:
+    write(folder / "MSFT.json", '{"points": []}')
+    return []
+
+
+def _a_folder_as_file(folder: Path) -> list[str]:
+    (folder / "MSFT.json").mkdir()
+    return []
+
+
+def _no_folder(folder: Path) -> list[str]:
+    folder.rmdir()
+    return []
+
+
+# Each way the backtests can be bad: (set it up, returning the command's prefix; the error says).
+BAD_BACKTESTS = {
+    "permission denied": (_unreadable, "cannot read it (Permission denied)"),
+    "not JSON": (_not_json, "not JSON"),
+    "not a backtest": (_not_a_backtest, "missing refit_every"),
+    "a folder, not a file": (_a_folder_as_file, "cannot read it"),
+    "no folder": (_no_folder, "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BACKTESTS))
+def test_data_sync_refuses_a_bad_backtest_clearly_and_changes_nothing(tmp_path: Path,
+                                                                      case: str) -> None:
+    """Exit 2 with one JSON object naming the path, no traceback, and nothing written: the bad
+    file is read before anything is seeded or watched."""
+    home, backtests = tmp_path / "home", tmp_path / "backtests"
+    backtests.mkdir()
+    setup, says = BAD_BACKTESTS[case]
+    prefix = setup(backtests)
+    named = str(backtests if case == "no folder" else backtests / "MSFT.json")
+    proc = subprocess.run([*prefix, sys.executable, "-m", "stocksense", "data", "sync",
+                           "--backtests", str(backtests), "MSFT", "--json"],
+                          env={**os.environ, "STOCKSENSE_HOME": str(home)},
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    result = one_object(proc.stdout)
+    assert result["ok"] is False and result["changed"] is False and result["actions"] == []
+    assert named in result["error"] and says in result["error"], result["error"]
+    assert proc.stderr.strip().splitlines() == [f"stocksense: error: {result['error']}"]
+    assert json.loads(run_cli(home, "symbols", "--json").stdout) == [], "nothing may be seeded"
 
 
 class _Answer(http.server.BaseHTTPRequestHandler):

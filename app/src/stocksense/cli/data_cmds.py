@@ -180,12 +180,14 @@ def sync(backtests_dir: str, watchlist: tuple[str, ...], as_json: bool) -> None:
     """Seed missing prices, apply WATCHLIST, import changed backtests (see data/sync.py).
 
     Idempotent: {"ok": true, "changed": false, "actions": []} when nothing had to change. Exit 2
-    when a watched symbol has no prices and none are bundled (what was done so far is kept).
+    when a watched symbol has no prices and none are bundled (what was done so far is kept), or
+    when the backtests folder or a backtest in it is missing, unreadable or not a backtest (the
+    error names the path; nothing is changed).
     """
     from pathlib import Path
 
     from stocksense.data.symbols import validate_symbol
-    from stocksense.data.sync import NothingToSeed, sync_deployment
+    from stocksense.data.sync import BadBacktests, NothingToSeed, sync_deployment
 
     symbols = [validate_symbol(s) for s in watchlist]
     _settings, engine = settings_and_engine()  # creates and migrates the database
@@ -193,5 +195,7 @@ def sync(backtests_dir: str, watchlist: tuple[str, ...], as_json: bool) -> None:
         actions = sync_deployment(engine, symbols, Path(backtests_dir))
     except NothingToSeed as exc:
         fail(as_json, str(exc), changed=bool(exc.actions), actions=exc.actions)
+    except BadBacktests as exc:  # read before any write: nothing changed
+        fail(as_json, str(exc), changed=False, actions=[])
     finish(as_json, "; ".join(actions) or "database already in line with the deployment",
            changed=bool(actions), actions=actions)
