@@ -4,16 +4,24 @@ One cluster per pytest run (initdb with trust auth, 127.0.0.1 on a free port, it
 own folder, run as the `postgres` user when the tests run as root); each test asks for a fresh
 database (CREATE DATABASE is cheap). A missing server is a FAILURE, never a skip: the suite must
 not pass without having run against PostgreSQL.
+
+Every cluster a process starts is stopped and removed when that process ends: by the caller's
+remove_cluster, else at exit (atexit; Ctrl-C unwinds as KeyboardInterrupt to both), else on SIGTERM
+or SIGHUP (a CI timeout, a closed terminal), which would otherwise end the run with no teardown and
+leave the server running. Only SIGKILL leaves one behind.
 """
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +91,7 @@ def start_cluster() -> Cluster:
     if os.geteuid() == 0:
         shutil.chown(data, "postgres", "postgres")
     cluster = Cluster(binary, data, free_port())
+    _track(cluster)  # before initdb: a signal during the start removes it too
     try:
         as_postgres([str(binary / "initdb"), "-D", str(data / "db"), "--auth=trust",
                      "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"])
@@ -92,6 +101,7 @@ def start_cluster() -> Cluster:
                      str(data / "log"), "-o", f"-p {cluster.port} -k {data} -F "
                      "-c listen_addresses=127.0.0.1", "start"])
     except subprocess.CalledProcessError as exc:
+        _live.pop(data, None)
         shutil.rmtree(data, ignore_errors=True)
         pytest.fail(f"could not start a throwaway PostgreSQL ({exc.cmd[-1]}): "
                     f"{exc.stderr.strip()[-500:]}; {SETUP_HINT}", pytrace=False)
@@ -109,8 +119,56 @@ def _write_hba(path: Path) -> None:
 
 
 def remove_cluster(cluster: Cluster) -> None:
+    _live.pop(cluster.data, None)  # first: a signal arriving now must not stop it a second time
     try:
         if (cluster.data / "db" / "postmaster.pid").exists():  # a test may have stopped it
             cluster.stop()
     finally:
         shutil.rmtree(cluster.data, ignore_errors=True)
+
+
+# --- The clusters this process started and has not removed yet ---------------------------------
+_live: dict[Path, tuple[int, Cluster]] = {}  # data folder -> (pid of the starting process, cluster)
+_hooked_pid: int | None = None  # the process whose atexit and signal handlers are in place
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _track(cluster: Cluster) -> None:
+    global _hooked_pid
+    if _hooked_pid != os.getpid():
+        _hooked_pid = os.getpid()
+        atexit.register(_remove_live_clusters)
+        _catch_stop_signals()
+    _live[cluster.data] = (os.getpid(), cluster)
+
+
+def _remove_live_clusters() -> None:
+    """This process's own clusters only: a forked child exiting leaves its parent's alone."""
+    for pid, cluster in list(_live.values()):
+        if pid == os.getpid():
+            remove_cluster(cluster)
+
+
+def _catch_stop_signals() -> None:
+    """Only where the signal would kill the process anyway (default action) or a handler chains;
+    a signal the caller ignores stays ignored. Handlers can only be set from the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in _STOP_SIGNALS:
+        previous = signal.getsignal(signum)
+        if previous is signal.SIG_DFL or callable(previous):
+            signal.signal(signum, _stop_then(previous))
+
+
+def _stop_then(previous):  # type: ignore[no-untyped-def]
+    def handler(signum, frame):  # type: ignore[no-untyped-def]
+        try:
+            _remove_live_clusters()
+        finally:
+            if callable(previous):
+                previous(signum, frame)
+            else:  # die of the signal as before: the run's exit status still says it was killed
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+
+    return handler
