@@ -173,3 +173,20 @@ def test_moto_stands_in_for_ssm_a_missing_parameter_fails_the_fetch_with_a_clear
     finally:
         first_host.run(f"rm -f /etc/systemd/system/{copy} && systemctl daemon-reload && "
                        f"systemctl reset-failed {copy}")
+
+
+@pytest.mark.parametrize("changes, says", [
+    ({"app_database_url": "postgresql+psycopg://stocksense:hunter2-in-url@10.0.2.2:19421/stocksense"},
+     "naming no password (the value is not shown)"),
+    ({"app_database_url": "", "app_database_password_parameter": PARAMETER},
+     "and only with\napp_database_url"),
+])
+def test_a_password_in_the_url_or_a_parameter_without_url_is_refused_before_any_change(
+        first_host, run_role, scenario_vars, changes, says):
+    before = first_host.run("cat /etc/stocksense/stocksense.env").stdout
+    result = run_role("app", role_vars(scenario_vars, **(PG_VARS | changes)))
+    assert result.failed
+    assert "Invalid database settings" in result.output
+    assert " ".join(says.split()) in " ".join(result.output.split())
+    assert "hunter2-in-url" not in result.output
+    assert first_host.run("cat /etc/stocksense/stocksense.env").stdout == before
