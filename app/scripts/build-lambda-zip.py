@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Build the Lambda zip of the predict function (stocksense.lambda_predict.handler).
+"""Build the Lambda zip of the predict function (stocksense.lambda_predict.handler), or of the
+refresh function (stocksense.lambda_refresh.handler) with --function refresh.
 
-    app/.venv/bin/python app/scripts/build-lambda-zip.py [--out DIR] [--python-version 3.12]
-        [--compile-with /path/to/python3.12]
+    app/.venv/bin/python app/scripts/build-lambda-zip.py [--function predict|refresh] [--out DIR]
+        [--python-version 3.12] [--compile-with /path/to/python3.12]
 
-Contents: the stocksense wheel without its dependencies, plus the serving dependencies only
-(numpy, SQLAlchemy, ai-edge-litert and what they need), as manylinux x86_64 binary wheels from
-PyPI for the Lambda runtime's Python, pinned by app/constraints.txt. Left out: boto3 (the Lambda
-runtime provides it), the web stack (Flask, waitress, marshmallow: the handler imports none of
-them, app/.importlinter), and of course TensorFlow, keras and pandas.
+Contents: the stocksense wheel without its dependencies, plus the function's dependencies only, as
+manylinux x86_64 binary wheels from PyPI for the Lambda runtime's Python, pinned by
+app/constraints.txt. predict: the serving dependencies (numpy, SQLAlchemy, ai-edge-litert and what
+they need); left out: boto3 (the Lambda runtime provides it), the web stack (Flask, waitress,
+marshmallow: the handler imports none of them, app/.importlinter), and of course TensorFlow, keras
+and pandas. refresh: the ingest extra (yfinance, pandas) and SQLAlchemy (stocksense.data imports
+it), no LiteRT, no TensorFlow; a second, different zip, as only this function downloads prices.
 
 Prints the zipped and unzipped sizes; fails when the unzipped size reaches Lambda's 250 MB.
 """
@@ -25,12 +28,15 @@ from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1]
 SERVING_DEPS = ("numpy", "SQLAlchemy", "ai-edge-litert")
+REFRESH_DEPS = ("SQLAlchemy", "yfinance", "pandas")
+# --function: (handler, dependencies)
+FUNCTIONS = {"predict": ("stocksense.lambda_predict.handler", SERVING_DEPS),
+             "refresh": ("stocksense.lambda_refresh.handler", REFRESH_DEPS)}
 # Lambda's python3.12/3.13 runtimes run on Amazon Linux 2023 (glibc 2.34): manylinux_2_28 wheels
 # (recent numpy ships only those), manylinux_2_27 (ai-edge-litert) and manylinux2014 all load
 # there; pip does not widen --platform to older tags by itself, hence the list.
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux2014_x86_64")
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
-HANDLER = "stocksense.lambda_predict.handler"
 
 
 def pip(*args: str) -> None:
@@ -44,12 +50,12 @@ def build_wheel(into: Path) -> Path:
     return next(into.glob("stocksense-*.whl"))
 
 
-def install(target: Path, wheel: Path, python_version: str) -> None:
+def install(target: Path, wheel: Path, python_version: str, deps: tuple[str, ...]) -> None:
     common = ["install", "--quiet", "--target", str(target), "--only-binary=:all:",
               *(f"--platform={p}" for p in PLATFORMS), "--python-version", python_version,
               "--implementation", "cp"]
     pip(*common, "--no-deps", str(wheel))
-    pip(*common, "-c", str(APP / "constraints.txt"), *SERVING_DEPS)
+    pip(*common, "-c", str(APP / "constraints.txt"), *deps)
     for cache in target.rglob("__pycache__"):
         shutil.rmtree(cache)
     shutil.rmtree(target / "bin", ignore_errors=True)  # console scripts: no use on Lambda
@@ -79,24 +85,26 @@ def write_zip(source: Path, out: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--function", default="predict", choices=sorted(FUNCTIONS))
     parser.add_argument("--out", type=Path, default=APP / "dist" / "lambda")
     parser.add_argument("--python-version", default="3.12", choices=("3.12", "3.13"))
     parser.add_argument("--compile-with", metavar="PYTHON",
                         help="a CPython of --python-version to ship .pyc files (faster cold start)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    zip_path = args.out / f"stocksense-predict-py{args.python_version}-x86_64.zip"
+    handler, deps = FUNCTIONS[args.function]
+    zip_path = args.out / f"stocksense-{args.function}-py{args.python_version}-x86_64.zip"
     with tempfile.TemporaryDirectory(prefix="lambda-build-") as tmp:
         work = Path(tmp)
         wheel = build_wheel(work / "wheel")
-        install(work / "package", wheel, args.python_version)
+        install(work / "package", wheel, args.python_version, deps)
         if args.compile_with:
             precompile(work / "package", args.compile_with, args.python_version)
         unzipped = write_zip(work / "package", zip_path)
     zipped = zip_path.stat().st_size
     mib = 1024 * 1024
     print(f"zip: {zip_path}")
-    print(f"handler: {HANDLER}  runtime: python{args.python_version} x86_64  "
+    print(f"handler: {handler}  runtime: python{args.python_version} x86_64  "
           f"precompiled: {'yes' if args.compile_with else 'no (--compile-with)'}")
     print(f"zipped: {zipped / mib:.1f} MiB  unzipped: {unzipped / mib:.1f} MiB "
           f"(Lambda limit 250 MiB unzipped)")

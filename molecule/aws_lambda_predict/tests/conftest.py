@@ -36,6 +36,10 @@ REGISTRY_URL = "s3://stocksense-lp-test-models/registry"
 PRICES_URL = "s3://stocksense-lp-test-models/prices/latest.json"
 STANDIN_DIR = Path(os.environ.get("LAMBDA_PREDICT_STANDIN_DIR", REPO / ".cache" / "aws-lambda-predict"))
 STANDIN_ZIP = STANDIN_DIR / "predict-standin.zip"
+# The daily refresh (vars/lambda.yml turns it on): function, role, log group and rule share a name.
+REFRESH = f"stocksense-{ENV}-refresh"
+REFRESH_LOG_GROUP = f"/aws/lambda/{REFRESH}"
+REFRESH_ZIP = STANDIN_DIR / "refresh-standin.zip"
 
 
 def moto_client(service: str):
@@ -87,3 +91,14 @@ def lambda_():
 @pytest.fixture(scope="session")
 def iam():
     return moto_client("iam")
+
+
+def refresh_permission() -> dict:
+    policy = json.loads(moto_client("lambda").get_policy(FunctionName=REFRESH)["Policy"])
+    assert len(policy["Statement"]) == 1, policy
+    return policy["Statement"][0]
+
+
+@pytest.fixture(scope="session")
+def events():
+    return moto_client("events")

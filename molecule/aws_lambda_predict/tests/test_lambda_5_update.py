@@ -13,9 +13,10 @@ import hashlib
 import shutil
 import zipfile
 
-from conftest import ACCOUNT, FUNCTION, REGION, STANDIN_DIR, STANDIN_ZIP, invoke_permission, moto_client, our_apis, run_stage
+from conftest import ACCOUNT, FUNCTION, REFRESH, REGION, STANDIN_DIR, STANDIN_ZIP, invoke_permission, moto_client, our_apis, refresh_permission, run_stage
 
 NEW_ZIP = STANDIN_DIR / "predict-standin-v2.zip"
+NEW_SCHEDULE = "cron(0 23 ? * MON-FRI *)"
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +25,16 @@ def update():
     shutil.copyfile(STANDIN_ZIP, NEW_ZIP)
     with zipfile.ZipFile(NEW_ZIP, "a") as archive:
         archive.writestr("stocksense/RELEASE", "v2\n")
-    result = run_stage("playbooks/provision.yml", {"aws_lambda_predict_zip": str(NEW_ZIP), "aws_lambda_predict_memory": 1024, "aws_lambda_predict_stage": "v2"})
+    result = run_stage("playbooks/provision.yml", {"aws_lambda_predict_zip": str(NEW_ZIP), "aws_lambda_predict_memory": 1024, "aws_lambda_predict_stage": "v2",
+                                                   "aws_lambda_predict_refresh_schedule": NEW_SCHEDULE})
     assert result.rc == 0, result.output[-5000:]
     return old, result
 
 
 def test_update_changes_function_api_and_permission_only(update):
     _, result = update
-    # function, new API, old API deleted, permission replaced
-    assert result.changed == 4, result.output[-5000:]
+    # function, new API, old API deleted, permission replaced; the refresh rule's schedule
+    assert result.changed == 5, result.output[-5000:]
 
 
 def test_function_code_and_memory_are_updated_in_place(update, lambda_):
@@ -49,3 +51,9 @@ def test_the_old_api_is_replaced_and_the_permission_follows(update):
     assert [s["stageName"] for s in stages] == ["v2"]
     source = invoke_permission()["Condition"]["ArnLike"]["AWS:SourceArn"]
     assert source == f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{apis[0]['id']}/v2/GET/predict/*"
+
+
+def test_the_refresh_rule_takes_the_new_schedule_and_keeps_its_target_and_permission(update, events):
+    assert events.describe_rule(Name=REFRESH)["ScheduleExpression"] == NEW_SCHEDULE
+    assert [t["Id"] for t in events.list_targets_by_rule(Rule=REFRESH)["Targets"]] == ["refresh-function"]
+    assert refresh_permission()["Condition"]["ArnLike"]["AWS:SourceArn"] == f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{REFRESH}"

@@ -20,6 +20,7 @@ EXPECTED = {
     "lambda:CreateFunction", "lambda:UpdateFunctionConfiguration", "lambda:UpdateFunctionCode", "lambda:DeleteFunction",
     "lambda:AddPermission", "lambda:RemovePermission",
     "apigateway:CreateRestApi", "apigateway:PutRestApi", "apigateway:CreateDeployment", "apigateway:DeleteRestApi",
+    "events:PutRule", "events:PutTargets", "events:RemoveTargets", "events:DeleteRule",
 }
 
 

@@ -98,13 +98,20 @@ def prices_object(engine: Engine, symbols: Iterable[str] | None = None,
     db = DbPrices(engine)
     names = (sorted(validate_symbol(s) for s in symbols) if symbols is not None
              else [s["symbol"] for s in queries.list_symbols(engine)])
+    return encode_prices_object({name: {"prices": db.history(name, days),
+                                        "backtest_metrics": db.backtest_metrics(name)}
+                                 for name in names if db.n_days(name)}, days)
+
+
+def encode_prices_object(entries: Mapping[str, Mapping[str, Any]],
+                         days: int = PRICES_OBJECT_DAYS) -> bytes:
+    """The prices object's bytes for {SYMBOL: {"prices": [...], "backtest_metrics": ...}}: the
+    database's (prices_object) or the refresh function's (stocksense.lambda_refresh)."""
     document = {
         "format": PRICES_OBJECT_FORMAT,
         "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "days": days,
-        "symbols": {name: {"prices": db.history(name, days),
-                           "backtest_metrics": db.backtest_metrics(name)}
-                    for name in names if db.n_days(name)},
+        "symbols": dict(entries),
     }
     return json.dumps(document, separators=(",", ":"), default=str).encode()
 
@@ -145,7 +152,12 @@ def write_prices_object(engine: Engine, store: ArtifactStore, key: str,
     Returns {"to", "symbols", "bytes", "changed"}. An S3 PUT and a local rename are atomic: a
     reader sees the previous object or this one. Raises PricesObjectWriteFailed.
     """
-    data = prices_object(engine, symbols, days)
+    return store_prices_object(store, key, prices_object(engine, symbols, days))
+
+
+def store_prices_object(store: ArtifactStore, key: str, data: bytes) -> dict[str, Any]:
+    """Write `data` (encode_prices_object) to `key` of `store` unless the object there says the
+    same; what write_prices_object returns and raises."""
     try:
         changed = _content(store.read_bytes(key)) != _content(data)
         if changed:
