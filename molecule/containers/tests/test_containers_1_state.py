@@ -87,6 +87,21 @@ def test_record_names_the_serving_image(host):
     assert serving_image(host) == IMAGE
 
 
+def image_dir(image: str) -> str:
+    return "/opt/stocksense/images/" + "".join(c if c.isalnum() or c in "_.-" else "_" for c in image)
+
+
+def test_static_files_of_the_serving_image_for_nginx(host):
+    """nginx_static_dir is /opt/stocksense/current/static, as on the systemd profile."""
+    assert host.file("/opt/stocksense/current").linked_to == image_dir(IMAGE)
+    static = host.file("/opt/stocksense/current/static")
+    assert static.is_directory and static.user == "root" and static.mode == 0o755
+    shipped = sorted(p.name for p in (REPO / "app" / "src" / "stocksense" / "web" / "static").iterdir())
+    assert sorted(host.file("/opt/stocksense/current/static").listdir()) == shipped
+    # No container or anonymous volume is left from copying them out.
+    assert host.check_output("docker ps -aq --filter status=created") == ""
+
+
 def test_seed_ran_once_to_completion(host):
     seed = inspect(host, f"{PROJECT}-seed-1")["State"]
     assert (seed["Status"], seed["ExitCode"]) == ("exited", 0)

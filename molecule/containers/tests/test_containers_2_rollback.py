@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from test_containers_1_state import CONVERGE_VARS, ENV_FILE, IMAGE, STATE, SYMBOL, fetch, serving_image
+from test_containers_1_state import CONVERGE_VARS, ENV_FILE, IMAGE, STATE, SYMBOL, fetch, image_dir, serving_image
 
 TAG = IMAGE.rsplit(":", 1)[1]
 NEXT = f"localhost/stocksense-containers-next:{TAG}"
@@ -47,6 +47,7 @@ def test_a_new_tag_is_recorded_with_the_previous_one(host, run_role):
     assert first.changed > 0
     assert record(host) == {"image": NEXT, "previous": IMAGE}
     assert serving_image(host) == NEXT
+    assert host.file("/opt/stocksense/current").linked_to == image_dir(NEXT)
     assert fetch(host, f"/api/v1/symbols/{SYMBOL}/forecast")[0] == 200
     again = run_role("containers", {**CONVERGE_VARS, "containers_image": NEXT})
     assert again.rc == 0 and again.changed == 0, again.output[-3000:]
@@ -64,5 +65,6 @@ def test_a_tag_that_fails_readiness_rolls_back(host, run_role):
     assert record(host) == before
     assert serving_image(host) == NEXT
     assert f"STOCKSENSE_IMAGE={NEXT}\n" in host.file(ENV_FILE).content_string
+    assert host.file("/opt/stocksense/current").linked_to == image_dir(NEXT)
     status, ctype, body = fetch(host, f"/api/v1/symbols/{SYMBOL}/forecast")
     assert (status, body["symbol"]) == (200, SYMBOL)
