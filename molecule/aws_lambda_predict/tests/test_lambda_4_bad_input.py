@@ -19,10 +19,8 @@ from conftest import FUNCTION, run_converge
         # validate.yml: the zip on the controller
         ({"aws_lambda_predict_zip": "/nonexistent/predict.zip"}, "which is not a file"),
         ({"aws_lambda_predict_timeout": 60}, "aws_lambda_predict_timeout 1-29 s"),
-        # validate.yml: the refresh's schedule (no '?' day field; a plural for 1) and zip
+        # validate.yml: the refresh's schedule (no '?' day field) and zip
         ({"aws_lambda_predict_refresh_schedule": "cron(30 22 * * MON-FRI *)"},
-         "aws_lambda_predict_refresh_schedule must be an EventBridge schedule expression"),
-        ({"aws_lambda_predict_refresh_schedule": "rate(1 days)"},
          "aws_lambda_predict_refresh_schedule must be an EventBridge schedule expression"),
         ({"aws_lambda_predict_refresh_zip": "/nonexistent/refresh.zip"}, "aws_lambda_predict_refresh_zip must name"),
     ],

@@ -1,7 +1,8 @@
 """playbooks/provision.yml (deploy_lambda_predict on) against moto (the AWS stand-in) after converge,
 with a new zip, more memory and another stage:
 the function's code and configuration are updated in place, the API of the old definition is replaced (community.aws.api_gateway
-applies a definition only when it creates an API) and the invoke permission follows the new API.
+applies a definition only when it creates an API) and the invoke permission follows the new API;
+the refresh rule takes a new schedule; then the refresh is switched off (removed) and on again.
 """
 
 from __future__ import annotations
@@ -57,3 +58,30 @@ def test_the_refresh_rule_takes_the_new_schedule_and_keeps_its_target_and_permis
     assert events.describe_rule(Name=REFRESH)["ScheduleExpression"] == NEW_SCHEDULE
     assert [t["Id"] for t in events.list_targets_by_rule(Rule=REFRESH)["Targets"]] == ["refresh-function"]
     assert refresh_permission()["Condition"]["ArnLike"]["AWS:SourceArn"] == f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{REFRESH}"
+
+
+@pytest.fixture(scope="module")
+def switched_off(update):
+    """provision.yml again with aws_lambda_predict_refresh_enabled false: the off switch."""
+    result = run_stage("playbooks/provision.yml", {"aws_lambda_predict_zip": str(NEW_ZIP), "aws_lambda_predict_memory": 1024, "aws_lambda_predict_stage": "v2",
+                                                   "aws_lambda_predict_refresh_enabled": False})
+    assert result.rc == 0, result.output[-5000:]
+    return result
+
+
+def test_the_off_switch_removes_the_refresh_only(switched_off, lambda_, events, iam):
+    # rule (with its target), function (with its permission), log group, role (with its policy)
+    assert switched_off.changed == 4, switched_off.output[-5000:]
+    assert events.list_rules()["Rules"] == []
+    assert [f["FunctionName"] for f in lambda_.list_functions()["Functions"]] == [FUNCTION]
+    assert REFRESH not in [role["RoleName"] for role in iam.list_roles()["Roles"]]
+    assert len(our_apis()) == 1
+
+
+def test_switched_on_again_the_refresh_comes_back(switched_off, events):
+    result = run_stage("playbooks/provision.yml", {"aws_lambda_predict_zip": str(NEW_ZIP), "aws_lambda_predict_memory": 1024, "aws_lambda_predict_stage": "v2"})
+    assert result.rc == 0, result.output[-5000:]
+    # role, its policy, log group, function, rule with its target, permission
+    assert result.changed == 6, result.output[-5000:]
+    assert events.describe_rule(Name=REFRESH)["ScheduleExpression"] == "cron(30 22 ? * MON-FRI *)"
+    assert refresh_permission()["Principal"] == {"Service": "events.amazonaws.com"}
