@@ -7,7 +7,9 @@ connection, exactly as a user's play would.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -20,6 +22,43 @@ REPO = Path(__file__).resolve().parent.parent
 # The Ansible environment and recap parsing are shared with the ec2 scenario (tests/ansible_run.py).
 sys.path.insert(0, str(REPO / "tests"))
 from ansible_run import ANSIBLE_BIN, PlayResult, ansible_env  # noqa: E402
+
+
+def _load_connection_plugin():
+    spec = importlib.util.spec_from_file_location("stocksense_podman_connection", REPO / "connection_plugins" / "podman.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _enter_containers_with_nsenter() -> None:
+    """testinfra's podman backend runs each check as `podman exec`, 0.14 s apiece; nsenter takes 3 ms.
+
+    The checks go through connection_plugins/podman.py's ContainerNamespaces, the way the
+    connection plugin runs Ansible's tasks: the container's namespaces, capability bounding set and
+    environment. It falls back to testinfra's own `podman exec` when nsenter cannot be used (see
+    that class) and for checks run as another user.
+    """
+    from testinfra.backend.podman import PodmanBackend
+
+    namespaces_for = _load_connection_plugin().ContainerNamespaces
+    podman_exec = PodmanBackend.run
+
+    def run(self, command, *args, **kwargs):
+        if self.user is None:
+            namespaces = self.__dict__.setdefault("_stocksense_namespaces", namespaces_for(self.name))
+            script = self.get_command(command, *args)
+            argv = namespaces.command(["/bin/sh", "-c", script])
+            if argv is not None:
+                result = self.run_local(shlex.join(argv))
+                result.command = self.encode(script)
+                return result
+        return podman_exec(self, command, *args, **kwargs)
+
+    PodmanBackend.run = run
+
+
+_enter_containers_with_nsenter()
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +76,7 @@ def run_role(first_host, tmp_path):
     def _run(role: str, role_vars: dict | None = None, *, check: bool = False, verbose: bool = False, tasks_from: str = "main") -> PlayResult:
         instance = first_host.backend.name
         inventory = tmp_path / "inventory.ini"
-        inventory.write_text(f"{instance} ansible_connection=containers.podman.podman\n")
+        inventory.write_text(f"{instance} ansible_connection=podman\n")
         playbook = tmp_path / "play.yml"
         playbook.write_text(
             "- hosts: all\n"

@@ -54,7 +54,7 @@ def play(instance: str, folder: Path, variables: dict) -> PlayResult:
     """The app role against the instance through ansible-playbook (as conftest's run_role does,
     once for the whole module)."""
     inventory = folder / "inventory.ini"
-    inventory.write_text(f"{instance} ansible_connection=containers.podman.podman\n")
+    inventory.write_text(f"{instance} ansible_connection=podman\n")
     playbook = folder / "play.yml"
     playbook.write_text("- hosts: all\n  gather_facts: true\n  roles:\n    - app\n")
     proc = subprocess.run([str(ANSIBLE_BIN / "ansible-playbook"), "-i", str(inventory),
