@@ -46,6 +46,10 @@ if [ ! -x "$cli" ]; then
   exit 2
 fi
 mkdir -p "$out/dist" "$out/home" "$out/backtests" "$out/stamps"
+# One build at a time per folder: make test's image suite and app scenario share theirs (same symbol
+# and settings) and run side by side; the second waits, then finds the models current.
+exec 9>"$out/.lock"
+flock 9
 changed=false
 
 # 1. The wheel, from a clean copy of the sources (no egg-info or build/ left over from

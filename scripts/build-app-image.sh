@@ -36,6 +36,11 @@ case "$keep" in
   ''|*[!0-9]*|0) log "--keep must be a whole number of images, at least 1 (got '$keep')"; exit 2 ;;
 esac
 
+# Read the artifacts while no scripts/build-app-artifacts.sh writes them (its lock, shared here).
+if [ -d "$artifacts" ]; then
+  exec 9>"$artifacts/.lock"
+  flock -s 9
+fi
 for f in "$artifacts/models.tar" "$artifacts/release.json"; do
   if [ ! -s "$f" ]; then
     log "missing $f: build the models first (scripts/build-app-artifacts.sh --out $artifacts SYMBOL...)"

@@ -2,7 +2,7 @@
 base instead of Docker Hub's debian:trixie-slim (Docker Hub cannot be reached here).
 
 scripts/build-slim-image.sh debootstraps that base from Debian's mirror; scripts/build-app-artifacts.sh
-trains one symbol with tiny settings into .cache/app-artifacts-image (content-hash stamps: skipped
+trains one symbol with the app scenario's tiny settings into its .cache/app-artifacts-molecule (skipped
 when current); scripts/build-app-image.sh builds the image (skipped when its input hash is tagged).
 The container runs read-only, non-root, without capabilities, published on 127.0.0.1 only; the
 one-shot seed fills its data volume. compose.yaml runs the same image with podman-compose (Debian's
@@ -22,12 +22,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = "localhost/stocksense-python:debian-trixie-slim"
 IMAGE_REPO = "localhost/stocksense-test"
-ARTIFACTS = REPO / ".cache" / "app-artifacts-image"
-SYMBOL = "MSFT"  # bundled, trained with the app scenario's tiny settings
+# The app scenario's tiny models, symbol and training settings (molecule/app/vars/main.yml), in its
+# folder: whichever of the two runs first trains, the other finds them current.
+APP_SCENARIO = yaml.safe_load((REPO / "molecule" / "app" / "vars" / "main.yml").read_text())
+ARTIFACTS = REPO / ".cache" / "app-artifacts-molecule"
+SYMBOL = APP_SCENARIO["app_watchlist"][0]
 PREFIX = "stocksense-image-test-"
 SERVER = PREFIX + "server"
 VOLUME = PREFIX + "data"
@@ -38,8 +42,7 @@ COMPOSE_PROJECT = PREFIX + "compose"
 COMPOSE_PORT = 19401
 SIZE_LIMIT_MB = 300
 MEMORY_MAX_MB = 400  # the app role's MemoryMax for the same service
-TRAIN_ENV = {"STOCKSENSE_WINDOW": "20", "STOCKSENSE_TRAIN_DAYS": "400", "STOCKSENSE_BACKTEST_DAYS": "40",
-             "STOCKSENSE_REFIT_EVERY": "20", "STOCKSENSE_EPOCHS": "2", "TF_CPP_MIN_LOG_LEVEL": "3"}
+TRAIN_ENV = APP_SCENARIO["app_train_env"]
 # What the serving image must never hold (distributions and import names).
 FORBIDDEN = ("tensorflow", "tensorflow-cpu", "keras", "pandas", "yfinance", "arch")
 # The hardening the README's run command uses too; docker accepts the same options.
