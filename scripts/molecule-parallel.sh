@@ -11,19 +11,25 @@ cd "$(dirname "$0")/.."
 jobs=2
 if [ "${1:-}" = "-j" ]; then jobs=$2; shift 2; fi
 
-# Longest first, as measured on this 2-core machine, so the tail of the run is short work;
-# other entries go after the long scenarios and before the short ones.
-long=(default app baseline certbot)
-short=(nginx swap cloudwatch_agent ec2 aws_enhanced aws_lambda_predict)
-scenarios=() extra=()
+# Longest first, as measured in a whole make test on this 2-core machine (side by side, so loaded),
+# so the tail of the run is short work. Entries not named here go last, in the order given.
+longest_first=(default app ec2 cloudwatch_agent app-test aws_enhanced baseline nginx swap certbot unit
+  containers aws_lambda_predict image)
+declare -A entries=()
+given=()
 for arg in "$@"; do
-  case "$arg" in *=*) extra+=("$arg") ;; *) scenarios+=("$arg") ;; esac
+  case "$arg" in
+    *=*) name=${arg%%=*} ;;
+    *) name=$arg; arg="molecule-$arg=flock ${MOLECULE_LOCK_DIR:-/tmp}/molecule-$arg.lock molecule test -s $arg" ;;
+  esac
+  entries[$name]=$arg
+  given+=("$name")
 done
-entry() { echo "molecule-$1=flock ${MOLECULE_LOCK_DIR:-/tmp}/molecule-$1.lock molecule test -s $1"; }
 ordered=()
-for s in "${long[@]}"; do case " ${scenarios[*]} " in *" $s "*) ordered+=("$(entry "$s")") ;; esac; done
-ordered+=("${extra[@]}")
-for s in "${scenarios[@]}"; do
-  case " ${long[*]} " in *" $s "*) ;; *) ordered+=("$(entry "$s")") ;; esac
+for name in "${longest_first[@]}" "${given[@]}"; do
+  if [ -n "${entries[$name]:-}" ]; then
+    ordered+=("${entries[$name]}")
+    unset "entries[$name]"
+  fi
 done
 exec scripts/side-by-side.sh -j "$jobs" "${ordered[@]}"
