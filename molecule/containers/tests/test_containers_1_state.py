@@ -98,8 +98,9 @@ def test_static_files_of_the_serving_image_for_nginx(host):
     assert static.is_directory and static.user == "root" and static.mode == 0o755
     shipped = sorted(p.name for p in (REPO / "app" / "src" / "stocksense" / "web" / "static").iterdir())
     assert sorted(host.file("/opt/stocksense/current/static").listdir()) == shipped
-    # No container or anonymous volume is left from copying them out.
+    # No container or half copy is left from copying them out.
     assert host.check_output("docker ps -aq --filter status=created") == ""
+    assert not host.file(image_dir(IMAGE) + "/static.tmp").exists
 
 
 def test_seed_ran_once_to_completion(host):
