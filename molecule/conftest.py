@@ -166,6 +166,23 @@ def peer_certificate_pem(port: int, server_name: str) -> str:
             return ssl.DER_cert_to_PEM_cert(tls.getpeercert(binary_form=True))
 
 
+def peer_certificate_pem_after_reload(port: int, server_name: str, old_pem: str, timeout: float = 20.0) -> str:
+    """The certificate served once an nginx reload that replaced old_pem has taken effect.
+
+    `nginx -s reload` (and so the deploy hook) returns when the signal is sent; the master then reads
+    the configuration and certificates and starts new workers, so a connection made at once may still
+    get the old certificate. Polls for up to timeout seconds; returns the last certificate seen.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    pem = peer_certificate_pem(port, server_name)
+    while pem == old_pem and time.monotonic() < deadline:
+        time.sleep(0.25)
+        pem = peer_certificate_pem(port, server_name)
+    return pem
+
+
 def openssl_x509(pem: str, *args: str) -> str:
     """Run `openssl x509 -noout <args>` on a PEM certificate on the controller."""
     return subprocess.run(["openssl", "x509", "-noout", *args], input=pem, capture_output=True, text=True, check=True).stdout

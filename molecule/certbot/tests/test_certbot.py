@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import REPO, http_request, master_pid, openssl_x509, peer_certificate_pem
+from conftest import REPO, http_request, master_pid, openssl_x509, peer_certificate_pem, peer_certificate_pem_after_reload
 
 HTTPS = 18543
 NAME = "stocksense.test"
@@ -89,13 +89,14 @@ def test_renewal_is_the_distribution_timer_with_the_saved_server(host):
 
 
 def test_forced_renewal_runs_the_deploy_hook_and_nginx_reloads_onto_the_new_certificate(host):
-    before = serial(peer_certificate_pem(HTTPS, NAME))
+    served = peer_certificate_pem(HTTPS, NAME)
+    before = serial(served)
     pid = master_pid(host)
     renew = host.run("REQUESTS_CA_BUNDLE=/etc/letsencrypt/acme-ca-bundle.pem "
                      f"certbot renew --cert-name {NAME} --force-renewal --no-random-sleep-on-renew --non-interactive")
     assert renew.rc == 0, renew.stdout + renew.stderr
     assert f"{LIVE}: nginx reloaded" in host.file("/var/log/letsencrypt/stocksense-deploy-hook.log").content_string
-    after = serial(peer_certificate_pem(HTTPS, NAME))
+    after = serial(peer_certificate_pem_after_reload(HTTPS, NAME, served))
     assert after != before
     assert after == serial(host.check_output(f"cat {LIVE}/cert.pem"))
     assert master_pid(host) == pid, "a renewal must reload nginx, not restart it"
@@ -119,12 +120,13 @@ def test_unreachable_acme_server_fails_clearly_and_nginx_keeps_serving(host, run
 def test_a_certificate_expiring_within_the_window_is_reissued_and_a_valid_one_is_kept(host, run_role, scenario_vars):
     """The expiry check (community.crypto.x509_certificate_info, valid_at) with a window longer than any
     Pebble certificate: re-issued; with the default window the new one is kept and nothing changes."""
-    served = serial(peer_certificate_pem(HTTPS, NAME))
+    served_pem = peer_certificate_pem(HTTPS, NAME)
+    served = serial(served_pem)
     pid = master_pid(host)
     due = run_role("certbot", {**scenario_vars, "certbot_acme_ca_bundle": str(CA), "certbot_min_validity_days": 36500})
     assert due.rc == 0, due.output
     assert "expires within 36500 days" in due.output
-    assert serial(peer_certificate_pem(HTTPS, NAME)) != served
+    assert serial(peer_certificate_pem_after_reload(HTTPS, NAME, served_pem)) != served
     assert master_pid(host) == pid
 
     kept = run_role("certbot", {**scenario_vars, "certbot_acme_ca_bundle": str(CA)})
@@ -135,11 +137,12 @@ def test_a_certificate_expiring_within_the_window_is_reissued_and_a_valid_one_is
 
 def test_a_changed_domain_list_reissues_the_same_lineage(host, run_role, scenario_vars):
     domains = [*scenario_vars["certbot_domains"], f"api.{NAME}"]
+    served = peer_certificate_pem(HTTPS, NAME)
     pid = master_pid(host)
     result = run_role("certbot", {**scenario_vars, "certbot_acme_ca_bundle": str(CA), "certbot_domains": domains})
     assert result.rc == 0, result.output
     assert "names differ" in result.output
-    names = openssl_x509(peer_certificate_pem(HTTPS, NAME), "-ext", "subjectAltName")
+    names = openssl_x509(peer_certificate_pem_after_reload(HTTPS, NAME, served), "-ext", "subjectAltName")
     assert f"DNS:api.{NAME}" in names
     assert not host.file(f"/etc/letsencrypt/live/{NAME}-0001").exists, "must reuse the lineage, not add a second"
     assert master_pid(host) == pid

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import master_pid, openssl_x509, peer_certificate_pem
+from conftest import master_pid, openssl_x509, peer_certificate_pem, peer_certificate_pem_after_reload
 
 HTTPS = 18543
 NAME = "stocksense.test"
@@ -30,7 +30,8 @@ def test_sandboxed_service_renews_and_its_hook_reloads_nginx(host):
 
     Pebble's certificates are valid for years, so the lineage is made due by its renewal window.
     """
-    before = openssl_x509(peer_certificate_pem(HTTPS, NAME), "-serial")
+    served = peer_certificate_pem(HTTPS, NAME)
+    before = openssl_x509(served, "-serial")
     reloads = host.file(HOOK_LOG).content_string.count(f"{LIVE}: nginx reloaded")
     pid = master_pid(host)
     host.check_output(f"cp {RENEWAL} /root/renewal.conf.bak && sed -i '1i renew_before_expiry = 36500 days' {RENEWAL}")
@@ -42,5 +43,5 @@ def test_sandboxed_service_renews_and_its_hook_reloads_nginx(host):
         host.run(f"cp /root/renewal.conf.bak {RENEWAL}")
     hook_log = host.file(HOOK_LOG).content_string
     assert hook_log.count(f"{LIVE}: nginx reloaded") == reloads + 1, hook_log + journal
-    assert openssl_x509(peer_certificate_pem(HTTPS, NAME), "-serial") != before
+    assert openssl_x509(peer_certificate_pem_after_reload(HTTPS, NAME, served), "-serial") != before
     assert master_pid(host) == pid, "the hook reloads nginx, it does not restart it"
