@@ -1,5 +1,6 @@
 """The containers role's converged state, Docker Engine running for real inside the privileged podman
-systemd instance (Debian trixie's docker.io 26 and docker-compose 2, storage driver vfs).
+systemd instance (Debian trixie's docker.io 26 and docker-compose 2, storage driver overlay2 on
+a tmpfs).
 
 The image was built on the controller with podman (prepare.yml) and shipped as an archive: Docker
 Hub is never asked. The app is checked on the instance's own 127.0.0.1, where nginx would proxy.
@@ -61,6 +62,7 @@ def test_engine_and_compose_v2_from_debian(host):
     assert docker.is_running and docker.is_enabled
     assert host.check_output("docker compose version --short").startswith("2.")
     assert host.file("/usr/libexec/docker/cli-plugins/docker-compose").exists
+    assert host.check_output("docker info --format '{{.Driver}}'") == "overlay2"
 
 
 def test_project_files_and_key_are_private(host):
