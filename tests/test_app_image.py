@@ -1,9 +1,9 @@
 """The app's OCI image (app/Containerfile), built and run with podman on a local Debian trixie slim
 base instead of Docker Hub's debian:trixie-slim (Docker Hub cannot be reached here).
 
-scripts/build-slim-image.sh debootstraps that base from Debian's mirror; scripts/build-app-artifacts.sh
-trains one symbol with the app scenario's tiny settings into its .cache/app-artifacts-molecule (skipped
-when current); scripts/build-app-image.sh builds the image (skipped when its input hash is tagged).
+scripts/build-test-image.sh builds it (shared with molecule/containers): the base debootstrapped from
+Debian's mirror, the app scenario's tiny models (its symbol and settings, skipped when current), the
+image (skipped when its input hash is tagged).
 The container runs read-only, non-root, without capabilities, published on 127.0.0.1 only; the
 one-shot seed fills its data volume. compose.yaml runs the same image with podman-compose (Debian's
 1.0.3; Docker Engine is not installed here). Run by `make image-test`, not by `make unit`. Figures
@@ -25,13 +25,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-BASE = "localhost/stocksense-python:debian-trixie-slim"
-IMAGE_REPO = "localhost/stocksense-test"
-# The app scenario's tiny models, symbol and training settings (molecule/app/vars/main.yml), in its
-# folder: whichever of the two runs first trains, the other finds them current.
-APP_SCENARIO = yaml.safe_load((REPO / "molecule" / "app" / "vars" / "main.yml").read_text())
-ARTIFACTS = REPO / ".cache" / "app-artifacts-molecule"
-SYMBOL = APP_SCENARIO["app_watchlist"][0]
+# The app scenario's symbol: scripts/build-test-image.sh trains its tiny models into the image.
+SYMBOL = yaml.safe_load((REPO / "molecule" / "app" / "vars" / "main.yml").read_text())["app_watchlist"][0]
 PREFIX = "stocksense-image-test-"
 SERVER = PREFIX + "server"
 VOLUME = PREFIX + "data"
@@ -42,7 +37,6 @@ COMPOSE_PROJECT = PREFIX + "compose"
 COMPOSE_PORT = 19401
 SIZE_LIMIT_MB = 300
 MEMORY_MAX_MB = 400  # the app role's MemoryMax for the same service
-TRAIN_ENV = APP_SCENARIO["app_train_env"]
 # What the serving image must never hold (distributions and import names).
 FORBIDDEN = ("tensorflow", "tensorflow-cpu", "keras", "pandas", "yfinance", "arch")
 # The hardening the README's run command uses too; docker accepts the same options.
@@ -81,17 +75,9 @@ def remove_leftovers() -> None:
 
 @pytest.fixture(scope="module")
 def image() -> dict:
-    """Base image, tiny models, the app image: each step skips itself when current."""
-    run(str(REPO / "scripts" / "build-slim-image.sh"))
-    t0 = time.monotonic()
-    run(str(REPO / "scripts" / "build-app-artifacts.sh"), "--out", str(ARTIFACTS), SYMBOL, env=TRAIN_ENV,
-        timeout=900)
-    models_seconds = time.monotonic() - t0
-    built = run(str(REPO / "scripts" / "build-app-image.sh"), "--artifacts", str(ARTIFACTS), "--base", BASE,
-                "--name", IMAGE_REPO, timeout=900)
-    info = json.loads(built.stdout.strip().splitlines()[-1])
-    info["models_seconds"] = round(models_seconds)
-    return info
+    """Base image, tiny models, the app image (scripts/build-test-image.sh): each step skips itself when current."""
+    built = run(str(REPO / "scripts" / "build-test-image.sh"), timeout=1800)
+    return json.loads(built.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
