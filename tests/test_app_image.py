@@ -6,15 +6,19 @@ Debian's mirror, the app scenario's tiny models (its symbol and settings, skippe
 image (skipped when its input hash is tagged).
 The container runs read-only, non-root, without capabilities, published on 127.0.0.1 only; the
 one-shot seed fills its data volume. compose.yaml runs the same image with podman-compose (Debian's
-1.0.3; Docker Engine is not installed here). Run by `make image-test`, not by `make unit`. Figures
+1.0.3; Docker Engine is not installed here), and with compose.proxy.yaml behind nginx (its image
+built by scripts/build-proxy-image.sh from Debian's nginx on the same local base). Run by `make image-test`, not by `make unit`. Figures
 (size, RSS, req/s) are printed with the load average.
 """
 
 from __future__ import annotations
 
+import collections
+import http.client
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -305,3 +309,130 @@ def test_compose_seeds_then_serves(compose_env, capsys):
     finally:
         compose("down", "-v", env=compose_env, check=False)
         remove_leftovers()
+
+
+# --- compose.yaml + compose.proxy.yaml: nginx in front, with podman-compose -------------------
+
+PROXY_PROJECT = PREFIX + "proxy"
+PROXY_HTTPS_PORT = 19402
+PROXY_HTTP_PORT = 19403
+SLIM_BASE = "localhost/stocksense-python:debian-trixie-slim"  # scripts/build-test-image.sh builds it
+# nginx owns these (proxy/nginx.conf.template); no HSTS with the self-signed placeholder.
+NGINX_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
+                 "Referrer-Policy", "Permissions-Policy", "Cross-Origin-Opener-Policy")
+
+
+def proxy_compose(*args: str, env: dict, check: bool = True) -> subprocess.CompletedProcess:
+    return run("podman-compose", "-p", PROXY_PROJECT, "-f", str(REPO / "compose.yaml"),
+               "-f", str(REPO / "compose.proxy.yaml"), *args, env=env, check=check, timeout=300)
+
+
+def fetch(path: str, context: ssl.SSLContext | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """One GET through nginx: HTTPS with `context`, else plain HTTP; all header lines, repeats kept."""
+    if context:
+        conn = http.client.HTTPSConnection("127.0.0.1", PROXY_HTTPS_PORT, context=context, timeout=10)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", PROXY_HTTP_PORT, timeout=10)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.getheaders(), resp.read()
+    finally:
+        conn.close()
+
+
+def assert_each_header_once(headers: list[tuple[str, str]]) -> dict[str, str]:
+    counts = collections.Counter(name.lower() for name, _ in headers)
+    assert not [n for n, c in counts.items() if c > 1], headers
+    return {name.lower(): value for name, value in headers}
+
+
+@pytest.fixture(scope="module")
+def proxy_image(image) -> dict:
+    built = run(str(REPO / "scripts" / "build-proxy-image.sh"), "--base", SLIM_BASE, timeout=900)
+    return json.loads(built.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def proxied(compose_env, proxy_image) -> ssl.SSLContext:
+    """The Compose project with nginx; yields a context trusting the placeholder it generated
+    (verified, for 127.0.0.1), once /ready answers 200 through it. Removed with its volume and network."""
+    env = {**compose_env, "STOCKSENSE_PROXY_IMAGE": proxy_image["image"],
+           "STOCKSENSE_PROXY_HTTPS_PORT": str(PROXY_HTTPS_PORT), "STOCKSENSE_PROXY_HTTP_PORT": str(PROXY_HTTP_PORT)}
+    remove_leftovers()
+    try:
+        proxy_compose("up", "-d", env=env)
+        deadline, last = time.monotonic() + 90, None
+        while time.monotonic() < deadline:
+            pem = podman("exec", f"{PROXY_PROJECT}_nginx_1", "cat", "/tmp/nginx/tls/placeholder.pem", check=False)
+            try:
+                context = ssl.create_default_context(cadata=pem.stdout)
+                if fetch("/ready", context)[0] == 200:
+                    break
+            except (ssl.SSLError, OSError) as exc:
+                last = exc
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"/ready never answered 200 through nginx: {last}\n"
+                        + podman("logs", "--tail", "30", f"{PROXY_PROJECT}_nginx_1", check=False).stderr)
+        yield context
+    finally:
+        proxy_compose("down", "-v", env=env, check=False)
+        remove_leftovers()
+
+
+def test_proxy_image_built(proxy_image, capsys):
+    say(capsys, f"{proxy_image['image']}: {proxy_image['size_mb']} MB; built now: {proxy_image['built']} "
+                f"in {proxy_image['seconds']} s")
+    cfg = json.loads(podman("image", "inspect", proxy_image["image"]).stdout)[0]["Config"]
+    assert cfg["User"] == "10002:10002"
+
+
+def test_proxy_serves_health_and_forecast_over_tls_with_one_set_of_headers(proxied):
+    status, headers, body = fetch("/health", proxied)
+    assert status == 200, body
+    once = assert_each_header_once(headers)
+    assert all(once.get(h.lower()) for h in NGINX_HEADERS), headers
+    assert "strict-transport-security" not in once  # never pinned to an untrusted placeholder
+    assert once["server"] == "nginx"  # no version
+    status, headers, body = fetch(f"/api/v1/symbols/{SYMBOL}/forecast", proxied)
+    once = assert_each_header_once(headers)
+    assert (status, once["content-type"]) == (200, "application/json"), body
+    assert json.loads(body)["symbol"] == SYMBOL
+    assert all(once.get(h.lower()) for h in NGINX_HEADERS), headers
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/v1/symbols/ZZZZ/forecast", 404),
+    ("/api/v1/symbols/NOT%20A%20SYMBOL!/forecast", 400),
+])
+def test_proxy_passes_problem_documents(proxied, path, status):
+    got, headers, body = fetch(path, proxied)
+    once = assert_each_header_once(headers)
+    assert (got, once["content-type"]) == (status, "application/problem+json"), body
+    assert json.loads(body)["status"] == status
+    assert all(once.get(h.lower()) for h in NGINX_HEADERS), headers
+
+
+def test_proxy_redirects_http_to_the_published_https_port(proxied):
+    status, headers, _ = fetch("/health?probe=1")
+    once = assert_each_header_once(headers)
+    assert (status, once["location"]) == (301, f"https://127.0.0.1:{PROXY_HTTPS_PORT}/health?probe=1")
+
+
+def test_proxy_placeholder_certificate_non_root_loopback_only(proxied):
+    conn = http.client.HTTPSConnection("127.0.0.1", PROXY_HTTPS_PORT, context=proxied, timeout=10)
+    try:
+        conn.connect()
+        cert = conn.sock.getpeercert()
+    finally:
+        conn.close()
+    assert cert["subject"] == cert["issuer"] == ((("commonName", "localhost"),),)
+    lifetime = ssl.cert_time_to_seconds(cert["notAfter"]) - ssl.cert_time_to_seconds(cert["notBefore"])
+    assert 0 < lifetime <= 7 * 86400 + 60
+    nginx = f"{PROXY_PROJECT}_nginx_1"
+    uids = podman("exec", nginx, "cat", "/proc/1/status").stdout
+    assert next(ln for ln in uids.splitlines() if ln.startswith("Uid:")).split()[1:] == ["10002"] * 4
+    host = json.loads(podman("inspect", nginx).stdout)[0]["HostConfig"]
+    assert host["ReadonlyRootfs"] is True
+    assert {b["HostIp"] for port in ("8443/tcp", "8080/tcp") for b in host["PortBindings"][port]} == {"127.0.0.1"}
