@@ -316,6 +316,7 @@ def test_compose_seeds_then_serves(compose_env, capsys):
 PROXY_PROJECT = PREFIX + "proxy"
 PROXY_HTTPS_PORT = 19402
 PROXY_HTTP_PORT = 19403
+MOUNTED_TLS_PORT = 19404  # a lone nginx with a mounted certificate, beside the Compose project
 SLIM_BASE = "localhost/stocksense-python:debian-trixie-slim"  # scripts/build-test-image.sh builds it
 # nginx owns these (proxy/nginx.conf.template); no HSTS with the self-signed placeholder.
 NGINX_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
@@ -327,10 +328,11 @@ def proxy_compose(*args: str, env: dict, check: bool = True) -> subprocess.Compl
                "-f", str(REPO / "compose.proxy.yaml"), *args, env=env, check=check, timeout=300)
 
 
-def fetch(path: str, context: ssl.SSLContext | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+def fetch(path: str, context: ssl.SSLContext | None = None,
+          https_port: int = PROXY_HTTPS_PORT) -> tuple[int, list[tuple[str, str]], bytes]:
     """One GET through nginx: HTTPS with `context`, else plain HTTP; all header lines, repeats kept."""
     if context:
-        conn = http.client.HTTPSConnection("127.0.0.1", PROXY_HTTPS_PORT, context=context, timeout=10)
+        conn = http.client.HTTPSConnection("127.0.0.1", https_port, context=context, timeout=10)
     else:
         conn = http.client.HTTPConnection("127.0.0.1", PROXY_HTTP_PORT, timeout=10)
     try:
@@ -436,3 +438,43 @@ def test_proxy_placeholder_certificate_non_root_loopback_only(proxied):
     host = json.loads(podman("inspect", nginx).stdout)[0]["HostConfig"]
     assert host["ReadonlyRootfs"] is True
     assert {b["HostIp"] for port in ("8443/tcp", "8080/tcp") for b in host["PortBindings"][port]} == {"127.0.0.1"}
+
+
+def test_proxy_serves_a_mounted_certificate_with_hsts(proxy_image, tmp_path):
+    """With a certificate mounted (e.g. the certbot role's files) nginx serves it and adds HSTS,
+    once; no app behind it here, so its own 502 answer must carry the headers too."""
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-days", "1", "-subj", "/CN=mounted.test", "-addext", "subjectAltName=IP:127.0.0.1",
+        "-keyout", str(tls / "privkey.pem"), "-out", str(tls / "fullchain.pem"))
+    for f in tls.iterdir():
+        os.chown(f, 10002, 10002)
+    name = PREFIX + "proxy-mounted"
+    podman("run", "-d", "--name", name, "--read-only", "--tmpfs", "/tmp", "--cap-drop=ALL",
+           "-v", f"{tls}:/etc/stocksense-proxy/tls:ro,Z", "-p", f"127.0.0.1:{MOUNTED_TLS_PORT}:8443",
+           "-e", "STOCKSENSE_PROXY_UPSTREAM=127.0.0.1:9", proxy_image["image"])
+    try:
+        context = ssl.create_default_context(cafile=str(tls / "fullchain.pem"))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, headers, _ = fetch("/health", context, MOUNTED_TLS_PORT)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        once = assert_each_header_once(headers)
+        assert status == 502
+        assert once["strict-transport-security"] == "max-age=31536000"
+        assert all(once.get(h.lower()) for h in NGINX_HEADERS), headers
+    finally:
+        podman("rm", "-f", "-t", "0", name, check=False)
+
+
+def test_proxy_refuses_a_bad_https_port(proxy_image):
+    result = podman("run", "--rm", "--read-only", "--tmpfs", "/tmp", "-e", "STOCKSENSE_PROXY_HTTPS_PORT=84x3",
+                    proxy_image["image"], check=False)
+    assert result.returncode == 2
+    assert "STOCKSENSE_PROXY_HTTPS_PORT must be a port number (got '84x3')" in result.stderr
