@@ -7,7 +7,6 @@ connection, exactly as a user's play would.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shlex
 import subprocess
@@ -21,14 +20,7 @@ import testinfra
 REPO = Path(__file__).resolve().parent.parent
 # The Ansible environment and recap parsing are shared with the ec2 scenario (tests/ansible_run.py).
 sys.path.insert(0, str(REPO / "tests"))
-from ansible_run import ANSIBLE_BIN, PlayResult, ansible_env  # noqa: E402
-
-
-def _load_connection_plugin():
-    spec = importlib.util.spec_from_file_location("stocksense_podman_connection", REPO / "connection_plugins" / "podman.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from ansible_run import ANSIBLE_BIN, PlayResult, ansible_env, load_podman_connection  # noqa: E402
 
 
 def _enter_containers_with_nsenter() -> None:
@@ -41,7 +33,7 @@ def _enter_containers_with_nsenter() -> None:
     """
     from testinfra.backend.podman import PodmanBackend
 
-    namespaces_for = _load_connection_plugin().ContainerNamespaces
+    namespaces_for = load_podman_connection().ContainerNamespaces
     podman_exec = PodmanBackend.run
 
     def run(self, command, *args, **kwargs):

@@ -7,6 +7,7 @@ sys.path.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import sys
@@ -21,6 +22,18 @@ RECAP = re.compile(
     r"^(?P<host>\S+)\s*:\s*ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)",
     re.MULTILINE,
 )
+
+
+def load_podman_connection():
+    """The repository's podman connection plugin (connection_plugins/podman.py) as a module.
+
+    Its ContainerNamespaces runs commands in a test instance the way the plugin does (nsenter):
+    molecule/conftest.py routes testinfra's checks through it, tests/test_podman_connection.py tests it.
+    """
+    spec = importlib.util.spec_from_file_location("stocksense_podman_connection", REPO / "connection_plugins" / "podman.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def ansible_env(**extra: str) -> dict[str, str]:

@@ -8,7 +8,6 @@ and that a cached entry can never make a command run on the host.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from ansible_run import load_podman_connection
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = "localhost/stocksense-systemd:debian-bookworm"  # scripts/build-image.sh (make images)
@@ -25,11 +25,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nsenter")
                                 reason="nsenter needs root (rootful podman); the plugin falls back to podman exec")
 
 
-def _plugin():
-    spec = importlib.util.spec_from_file_location("podman_connection_under_test", REPO / "connection_plugins" / "podman.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+PLUGIN = load_podman_connection()
 
 
 def start_container() -> None:
@@ -51,7 +47,7 @@ def entered(namespaces, *argv: str) -> str:
 @pytest.fixture
 def namespaces(tmp_path):
     start_container()
-    yield _plugin().ContainerNamespaces(NAME, cache_dir=tmp_path / "cache")
+    yield PLUGIN.ContainerNamespaces(NAME, cache_dir=tmp_path / "cache")
     subprocess.run(["podman", "rm", "-f", "-t", "0", NAME], capture_output=True, check=False)
 
 
@@ -78,9 +74,8 @@ def test_a_container_recreated_under_the_same_name_is_found_again(namespaces):
 
 def test_a_cache_entry_pointing_at_the_host_is_never_used(namespaces):
     entered(namespaces, "true")  # writes the cache entry
-    plugin = _plugin()
     entry = namespaces._entry_path()
-    own = {"pid": os.getpid(), "identity": plugin._identity(os.getpid()), "caps": "", "env": []}
+    own = {"pid": os.getpid(), "identity": PLUGIN._identity(os.getpid()), "caps": "", "env": []}
     entry.write_text(json.dumps(own))
     assert entered(namespaces, "hostname") == podman_exec("hostname")
     assert json.loads(entry.read_text())["pid"] != os.getpid()
