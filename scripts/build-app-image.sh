@@ -32,6 +32,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 log() { printf '[build-app-image] %s\n' "$*" >&2; }
+# shellcheck source=lib/image-build.sh
+. "$repo/scripts/lib/image-build.sh"
 case "$keep" in
   ''|*[!0-9]*|0) log "--keep must be a whole number of images, at least 1 (got '$keep')"; exit 2 ;;
 esac
@@ -50,12 +52,7 @@ done
 # The watchlist baked in as the seed's default: the symbols the release holds models for.
 watchlist=$(python3 -c 'import json, sys; print(" ".join(sorted(json.load(open(sys.argv[1]))["symbols"])))' "$artifacts/release.json")
 
-base_id=$(podman image inspect --format '{{.Id}}' "$base" 2>/dev/null || true)
-if [ -z "$base_id" ]; then
-  log "pulling $base"
-  podman pull --quiet "$base" >/dev/null
-  base_id=$(podman image inspect --format '{{.Id}}' "$base")
-fi
+base_id=$(base_image_id "$base")
 
 # Everything the build reads, in a fixed order, with its content.
 inputs_hash() {
@@ -71,12 +68,7 @@ inputs_hash() {
 tag=$(inputs_hash)
 image=$name:$tag
 
-size_mb() { podman image inspect --format '{{.Size}}' "$1" | awk '{printf "%.0f", $1 / 1e6}'; }
-if podman image exists "$image"; then
-  log "$image present (same inputs), nothing to build"
-  printf '{"image": "%s", "built": false, "seconds": 0, "size_mb": %s}\n' "$image" "$(size_mb "$image")"
-  exit 0
-fi
+exit_if_built "$image"
 
 work=$(mktemp -d /var/tmp/stocksense-image.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -97,9 +89,5 @@ podman build --quiet --format docker --layers \
   -f "$app_dir/Containerfile" -t "$image" "$app_dir" >"$work/build.log" 2>&1 \
   || { tail -n 40 "$work/build.log" >&2; exit 1; }
 seconds=$(( $(date +%s) - start ))
-podman images --filter "reference=$name" --sort created --format '{{.Repository}}:{{.Tag}}' \
-  | tail -n +"$(( keep + 1 ))" | while read -r old; do
-      podman rmi "$old" >/dev/null 2>&1 && log "removed $old (keeping $keep)" || log "kept $old (in use)"
-    done
-log "built $image in ${seconds}s: $(size_mb "$image") MB"
-printf '{"image": "%s", "built": true, "seconds": %s, "size_mb": %s}\n' "$image" "$seconds" "$(size_mb "$image")"
+keep_newest_tags "$name" "$keep"
+report_built "$image" "$seconds"

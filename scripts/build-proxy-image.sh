@@ -19,17 +19,14 @@ while [ $# -gt 0 ]; do
   esac
 done
 log() { printf '[build-proxy-image] %s\n' "$*" >&2; }
+# shellcheck source=lib/image-build.sh
+. "$repo/scripts/lib/image-build.sh"
 
-podman image exists "$base" || podman pull --quiet "$base" >/dev/null
-tag=$({ podman image inspect --format '{{.Id}}' "$base"
+base_id=$(base_image_id "$base")
+tag=$({ echo "$base_id"
         sha256sum "${BASH_SOURCE[0]}" "$repo"/proxy/* | cut -d' ' -f1; } | sha256sum | cut -c1-16)
 image=$name:$tag
-size_mb() { podman image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f", $1 / 1e6}'; }
-if podman image exists "$image"; then
-  log "$image present (same inputs), nothing to build"
-  printf '{"image": "%s", "built": false, "seconds": 0, "size_mb": %s}\n' "$image" "$(size_mb)"
-  exit 0
-fi
+exit_if_built "$image"
 log "building $image FROM $base"
 start=$(date +%s)
 log_file=$(mktemp /var/tmp/stocksense-proxy-build.XXXXXX)
@@ -39,8 +36,5 @@ podman build --quiet --layers --build-arg "BASE_IMAGE=$base" \
   -f "$repo/proxy/Containerfile" -t "$image" "$repo/proxy" >"$log_file" 2>&1 \
   || { tail -n 40 "$log_file" >&2; exit 1; }
 seconds=$(( $(date +%s) - start ))
-# The newest two tags stay (the previous one for going back); older ones go unless in use.
-podman images --filter "reference=$name" --sort created --format '{{.Repository}}:{{.Tag}}' | tail -n +3 \
-  | while read -r old; do podman rmi "$old" >/dev/null 2>&1 && log "removed $old" || log "kept $old (in use)"; done
-log "built $image in ${seconds}s: $(size_mb) MB"
-printf '{"image": "%s", "built": true, "seconds": %s, "size_mb": %s}\n' "$image" "$seconds" "$(size_mb)"
+keep_newest_tags "$name" 2
+report_built "$image" "$seconds"
