@@ -89,46 +89,74 @@ def open_target_registry(url: str | None):  # type: ignore[no-untyped-def]
     return registry
 
 
+def open_source_registry(source: str):  # type: ignore[no-untyped-def]
+    """The registry to take versions from: a folder, or a URL (s3://bucket/prefix, file://).
+
+    A URL is checked before any work like a target (bad URL, missing bucket, unreachable
+    endpoint, no credentials, no boto3: UserError, exit 2); a folder must exist.
+    """
+    from stocksense.registry import RegistryUnavailable, open_registry
+
+    if "://" in source:
+        try:
+            registry = open_registry(source)
+            registry.check()
+        except (ValueError, RegistryUnavailable) as exc:
+            raise UserError(str(exc)) from exc
+        return registry
+    if not Path(source).is_dir():
+        raise UserError(f"--from: no such registry folder: {source}")
+    return open_registry(str(Path(source).resolve()))
+
+
 @models.command("push")
 @click.argument("symbols", nargs=-1)
-@click.option("--from", "source_dir", required=True,
-              type=click.Path(file_okay=False, exists=True),
-              help="A registry folder to take the latest versions from (e.g. a release "
-                   "bundle's registry/).")
+@click.option("--from", "source_url", required=True,
+              help="A registry to take the latest versions from: a folder (e.g. a release "
+                   "bundle's registry/) or s3://bucket/prefix (an instance pulling from S3).")
 @click.option("--to", "target_url", default=None,
-              help="Registry to publish into, e.g. s3://bucket/prefix (default: the configured "
-                   "STOCKSENSE_REGISTRY).")
+              help="Registry to publish into, e.g. s3://bucket/prefix or a folder (default: the "
+                   "configured STOCKSENSE_REGISTRY).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def push_models(symbols: tuple[str, ...], source_dir: str, target_url: str | None,
+def push_models(symbols: tuple[str, ...], source_url: str, target_url: str | None,
                 as_json: bool) -> None:
     """Publish the latest version of each model of SYMBOLS (default: all) into a registry.
 
-    Each version goes through the publish protocol: its files checked and written, then its
-    manifest, then `latest`. A version the target already serves is not written again.
-    JSON: {"ok", "changed", "pushed": [{symbol, model, version, changed}]}. Exit 1 when a source
-    file fails its check (nothing of that model is written), 2 for a bad target.
+    Each version goes through the publish protocol: its files checked against the manifest's
+    hashes and written, then its manifest, then `latest`. A version the target already serves is
+    not written again. A model whose source fails its check is refused (nothing of it is
+    written, the target keeps its version) and the others still go.
+    JSON: {"ok", "changed", "pushed": [{symbol, model, version, changed}], "refused": [{symbol,
+    model, error}]}. Exit 1 when a model was refused (the error names the object), 2 for a bad
+    source or target (unreachable, missing bucket, no credentials).
     """
     from stocksense.cli.common import EXIT_FAILED, fail, finish
     from stocksense.data.symbols import validate_symbol
-    from stocksense.registry import CorruptArtifact, RegistryUnavailable, open_registry
+    from stocksense.registry import CorruptArtifact, RegistryUnavailable
 
     target = open_target_registry(target_url)
-    source = open_registry(str(Path(source_dir).resolve()))
+    source = open_source_registry(source_url)
     pushed: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
     try:
         for symbol in [validate_symbol(s) for s in symbols] or source.symbols():
             for name in MODEL_NAMES:
-                version, changed = source.push_latest(target, symbol, name)
+                try:
+                    version, changed = source.push_latest(target, symbol, name)
+                except CorruptArtifact as exc:
+                    refused.append({"symbol": symbol, "model": name, "error": str(exc)})
+                    continue
                 if version is not None:
                     pushed.append({"symbol": symbol, "model": name, "version": version,
                                    "changed": changed})
-    except CorruptArtifact as exc:
-        fail(as_json, str(exc), code=EXIT_FAILED, pushed=pushed)
     except RegistryUnavailable as exc:
-        fail(as_json, str(exc), pushed=pushed)
+        fail(as_json, str(exc), pushed=pushed, refused=refused)
     changed = any(p["changed"] for p in pushed)
-    finish(as_json, f"{sum(p['changed'] for p in pushed)} of {len(pushed)} model(s) published",
-           changed=changed, pushed=pushed)
+    if refused:
+        fail(as_json, "; ".join(r["error"] for r in refused), code=EXIT_FAILED,
+             changed=changed, pushed=pushed, refused=refused)
+    finish(as_json, f"{sum(p['changed'] for p in pushed)} of {len(pushed)} model(s) published "
+           f"from {source_url}", changed=changed, pushed=pushed, refused=refused)
 
 
 def _model_item(registry, symbol: str, name: str, version: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
