@@ -217,3 +217,24 @@ def test_a_database_error_mid_copy_rolls_back_in_one_line(database_url: str, tmp
         "copy failed, the target was rolled back: simulated: disk full"
     assert "Traceback" not in err
     assert all(count(database_url, t) == 0 for t in DATA_TABLES)
+
+
+def test_to_defaults_to_the_configured_database_with_its_password_file(
+        sqlite_url: str, pg_cluster, tmp_path: Path, monkeypatch):
+    """The migration's form: --to omitted, the URL without a password, the password in a file."""
+    fill(sqlite_url)
+    database = pg_cluster.new_database("cfg")
+    with_password = pg_cluster.add_role(f"cfg_{database[-6:]}", "s3cret-Pa55", database)
+    monkeypatch.setenv("STOCKSENSE_DATABASE_URL", with_password.replace(":s3cret-Pa55@", "@"))
+    secret = tmp_path / "database-password"
+    secret.write_text("s3cret-Pa55\n")
+    monkeypatch.setenv("STOCKSENSE_DATABASE_PASSWORD_FILE", str(secret))
+    result = CliRunner().invoke(cli, ["db", "copy", "--from", sqlite_url, "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["tables"] == digests(sqlite_url) == digests(with_password)
+    assert "s3cret-Pa55" not in result.output
+
+    secret.unlink()  # an unreadable password file: exit 2, one line, nothing copied
+    result = CliRunner().invoke(cli, ["db", "copy", "--from", sqlite_url, "--json"])
+    assert result.exit_code == 2 and "configured database is unusable" in json.loads(result.stdout)["error"]

@@ -18,11 +18,13 @@ def db() -> None:
 @db.command("copy")
 @click.option("--from", "source", required=True, envvar="STOCKSENSE_COPY_FROM", metavar="URL",
               help=f"Source database, never written. {URL_HELP}")
-@click.option("--to", "target", required=True, envvar="STOCKSENSE_COPY_TO", metavar="URL",
-              help=f"Target database; its schema is created when missing. {URL_HELP}")
+@click.option("--to", "target", default=None, envvar="STOCKSENSE_COPY_TO", metavar="URL",
+              help=f"Target database; its schema is created when missing. {URL_HELP} "
+                   "Default: the configured database (STOCKSENSE_DATABASE_URL with "
+                   "STOCKSENSE_DATABASE_PASSWORD_FILE), so a migration never handles the password.")
 @click.option("--force", is_flag=True, help="Replace the rows of a non-empty target.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout.")
-def copy(source: str, target: str, force: bool, as_json: bool) -> None:
+def copy(source: str, target: str | None, force: bool, as_json: bool) -> None:
     """Copy every table from --from to --to in one transaction on the target, then check each
     table's row count and sha256 (rows ordered by primary key) against the source; a difference
     rolls the target back. Refuses a non-empty target unless --force.
@@ -35,6 +37,8 @@ def copy(source: str, target: str, force: bool, as_json: bool) -> None:
 
     from stocksense.data.copy import CopyError, CopyFailed, TargetNotEmpty, copy_database, mask_url
 
+    if target is None:
+        target = _configured_database(as_json)
     where = {"from": mask_url(source), "to": mask_url(target)}
     try:
         summary = copy_database(source, target, force=force)
@@ -53,3 +57,14 @@ def copy(source: str, target: str, force: bool, as_json: bool) -> None:
                f"{where['from']} to {where['to']} in {summary['seconds']} s "
                f"({'replaced the target rows' if summary['replaced'] else 'target was empty'}); "
                "row counts and checksums match", **where, **summary)
+
+
+def _configured_database(as_json: bool) -> str:
+    """The app's own database URL, its password read from the password file (exit 2 if unusable)."""
+    from stocksense.config import load_settings
+
+    try:
+        return load_settings().database_url
+    except ValueError as exc:
+        fail(as_json, f"--to omitted and the configured database is unusable: {exc}")
+        raise  # fail() exits; this keeps type checkers sure target is a str
