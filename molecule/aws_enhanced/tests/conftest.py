@@ -33,6 +33,11 @@ DB = f"{STACK}-db"
 PATH = f"/stocksense/{ENV}"
 PASSWORD_PARAMETER = f"{PATH}/db/password"
 VERIFY_PARAMETER = f"{PATH}/cdn/origin-verify"
+# The model registry: <stack>-registry-<account id>, prefix registry (the role's defaults).
+REGISTRY_BUCKET = f"{STACK}-registry-{ACCOUNT}"
+REGISTRY_PREFIX = "registry"
+REGISTRY_URL_PARAMETER = f"{PATH}/registry/url"
+DB_NETWORK_PARAMETER = f"{PATH}/db/network"
 # converge's and idempotence's output (molecule.yml: ANSIBLE_LOG_PATH).
 ANSIBLE_LOG = Path(os.environ.get("ANSIBLE_LOG_PATH", REPO / ".cache" / "aws-enhanced" / "ansible.log"))
 
@@ -54,13 +59,16 @@ def moto_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_playbook(playbook: str | Path, extra_vars: dict | None = None, inventory: str = "inventories/sandbox", verbosity: str = "") -> PlayResult:
+def run_playbook(playbook: str | Path, extra_vars: dict | None = None, inventory: str = "inventories/sandbox", verbosity: str = "",
+                 tags: str = "") -> PlayResult:
     """ansible-playbook from the repository root with the scenario's stack (vars/enhanced.yml) and extra vars."""
     cmd = [str(BIN / "ansible-playbook"), "-i", inventory, str(playbook), "-e", f"@{SCENARIO / 'vars' / 'enhanced.yml'}"]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if verbosity:
         cmd.append(verbosity)
+    if tags:
+        cmd += ["--tags", tags]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=moto_env(), timeout=900, check=False)
     return PlayResult(proc.returncode, proc.stdout + proc.stderr, host="localhost")
 
@@ -90,3 +98,19 @@ def ec2():
 @pytest.fixture(scope="session")
 def ssm():
     return moto_client("ssm")
+
+
+@pytest.fixture(scope="session")
+def s3():
+    return moto_client("s3")
+
+
+@pytest.fixture(scope="session")
+def iam():
+    return moto_client("iam")
+
+
+def inline_policy(role: str, name: str) -> dict:
+    """An inline policy of a role in moto's IAM, as a dict (moto may hand back the JSON text)."""
+    document = moto_client("iam").get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    return json.loads(document) if isinstance(document, str) else document

@@ -17,6 +17,9 @@ EXPECTED = {
     "rds:DeleteDBSubnetGroup", "ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter",
     "cloudfront:CreateDistributionWithTags", "cloudfront:UpdateDistribution", "cloudfront:DeleteDistribution",
     "iam:PutRolePolicy", "iam:DeleteRolePolicy", "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:DescribeVpcs", "s3:CreateBucket", "s3:PutBucketPolicy", "s3:PutBucketVersioning",
+    "s3:PutBucketEncryption", "s3:PutPublicAccessBlock", "s3:ListObjectVersions", "s3:DeleteObjects",
+    "s3:DeleteBucket",
 }
 
 
