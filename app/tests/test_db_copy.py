@@ -237,4 +237,5 @@ def test_to_defaults_to_the_configured_database_with_its_password_file(
 
     secret.unlink()  # an unreadable password file: exit 2, one line, nothing copied
     result = CliRunner().invoke(cli, ["db", "copy", "--from", sqlite_url, "--json"])
-    assert result.exit_code == 2 and "configured database is unusable" in json.loads(result.stdout)["error"]
+    assert result.exit_code == 2
+    assert "configured database is unusable" in json.loads(result.stdout)["error"]
