@@ -36,6 +36,9 @@ LOCAL_REGISTRY = "/var/lib/stocksense/registry"
 FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 REGISTRY_VARS = {
     "app_registry_remote_url": URL,
+    # This suite publishes into moto itself (registry_runs); the role's own controller-side publish
+    # (app_registry_publish, added beside the pull) would need moto's endpoint on the controller.
+    "app_registry_publish": False,
     "app_registry_region": REGION,
     "app_registry_environment": {"AWS_ENDPOINT_URL": "http://10.0.2.2:19420",
                                  "AWS_EC2_METADATA_DISABLED": "true", **FAKE_KEYS},
