@@ -53,8 +53,11 @@ setup: host venv images
 
 # --- the two commands of the README ---------------------------------------------------
 .PHONY: demo demo-down
+# PROFILE=enhanced: the enhanced profile (PostgreSQL standing in for RDS, the registry in moto's S3);
+# PROFILE=containers: Docker Compose on the instance. Default: single.
+PROFILE ?=
 demo: setup app-venv
-	@scripts/demo.sh up
+	@STOCKSENSE_PROFILE=$(or $(PROFILE),$(STOCKSENSE_PROFILE),single) scripts/demo.sh up
 
 demo-down: venv
 	@scripts/demo.sh down

@@ -27,6 +27,9 @@ export PEBBLE_TLS_PORT=${PEBBLE_TLS_PORT:-18281}
 export CHALL_DNS_PORT=${CHALL_DNS_PORT:-8153}
 export CHALL_MGMT_PORT=${CHALL_MGMT_PORT:-8155}
 
+# single (default), enhanced or containers: the inventories read STOCKSENSE_PROFILE (group_vars/all/
+# stack.yml). `up` remembers it so `down` tears down the same profile (an enhanced stack's database).
+export STOCKSENSE_PROFILE=${STOCKSENSE_PROFILE:-single}
 cache=$SANDBOX_CACHE
 inventory=inventories/sandbox
 domain=stocksense.sandbox.test
@@ -93,6 +96,8 @@ up() {
   local t0
   t0=$(date +%s)
   timed services services
+  echo "$STOCKSENSE_PROFILE" > "$cache/profile"
+  log "stack profile: $STOCKSENSE_PROFILE"
   eval "$(scripts/moto.sh env)"
   use_mitogen
   # Preflight is tagged always (every --tags run starts with it); here it runs once, up front.
@@ -117,6 +122,7 @@ DONE
 
 down() {
   eval "$(scripts/moto.sh env)"
+  [ ! -s "$cache/profile" ] || STOCKSENSE_PROFILE=$(cat "$cache/profile")
   if scripts/moto.sh status >/dev/null 2>&1; then
     log "teardown in moto: EIP, instance, security group, key pair, instance profile"
     ansible-playbook playbooks/teardown.yml -i "$inventory"

@@ -40,14 +40,14 @@ def test_moto_refuses_a_push_without_tls_as_the_bucket_policy_says(s3):
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
-def test_instance_role_may_only_read_the_registry_prefix_in_moto():
-    """GetObject under the prefix, ListBucket only with the prefix condition, nothing else: no Put, no Delete."""
+def test_instance_role_may_only_read_the_registry_in_moto():
+    """GetObject under the prefix, ListBucket on the registry's own bucket (HeadBucket needs it, with no
+    prefix to condition on), nothing else: no Put, no Delete, no other bucket."""
     statements = {s["Sid"]: s for s in inline_policy(STACK, "registry-read")["Statement"]}
-    assert set(statements) == {"ListTheRegistryPrefixOnly", "ReadTheRegistryOnly"}
+    assert set(statements) == {"ListTheRegistryBucket", "ReadTheRegistryOnly"}
     assert all(s["Effect"] == "Allow" for s in statements.values())
-    listing = statements["ListTheRegistryPrefixOnly"]
+    listing = statements["ListTheRegistryBucket"]
     assert (listing["Action"], listing["Resource"]) == ("s3:ListBucket", BUCKET_ARN)
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": f"{REGISTRY_PREFIX}/*"}}
     reading = statements["ReadTheRegistryOnly"]
     assert (reading["Action"], reading["Resource"]) == ("s3:GetObject", f"{BUCKET_ARN}/{REGISTRY_PREFIX}/*")
     assert "Condition" not in reading
