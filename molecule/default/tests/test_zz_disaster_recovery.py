@@ -18,23 +18,19 @@ running system keeps its data and answers.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import re
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import boto3
 import pytest
+from sandbox_site import SandboxInstance, playbook
 
-REPO = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 INSTANCE = "stocksense-e2e-web"
 DB = "/var/lib/stocksense/stocksense.db"
-APP = "http://127.0.0.1:5005"
 # The fresh instance gets the app role only (the drill is about the data); --tags app alone would
 # skip the configure play's fact gathering, so the other roles are skipped instead.
 OTHER_ROLES = "baseline,swap,nginx,certbot,cloudwatch_agent"
@@ -42,19 +38,6 @@ RESTORE_CMD = ["systemd-run", "--quiet", "--wait", "--pipe", "--collect", "-p", 
                "-p", "EnvironmentFile=/etc/stocksense/stocksense.env", "-p", "EnvironmentFile=/etc/stocksense/backup.env",
                "/opt/stocksense/current/venv/bin/stocksense", "restore", "--json", "--from"]
 
-# GET from inside the instance; the body base64-encoded so the comparison is byte for byte.
-_FETCH = r'''
-import base64, json, sys, urllib.request, urllib.error
-out = {}
-for url in sys.argv[1:]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            status, body = r.status, r.read()
-    except urllib.error.HTTPError as e:
-        status, body = e.code, e.read()
-    out[url] = {"status": status, "body": base64.b64encode(body).decode()}
-print(json.dumps(out))
-'''
 _DROP_NEWEST_NVDA = r'''
 import sqlite3
 db = sqlite3.connect("/var/lib/stocksense/stocksense.db")
@@ -65,48 +48,9 @@ print(newest)
 '''
 
 
-def instance(*command: str, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
-    run = subprocess.run(["podman", "exec", INSTANCE, *command], capture_output=True, text=True, timeout=timeout,
-                         check=False)
-    assert not check or run.returncode == 0, f"{command}: rc={run.returncode} {run.stdout[-2000:]} {run.stderr[-2000:]}"
-    return run
-
-
-def playbook(*args: str, timeout: int = 1800) -> tuple[str, float]:
-    """ansible-playbook against the sandbox inventory; (output, seconds)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    started = time.monotonic()
-    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventories/sandbox", *args],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    assert run.returncode == 0, f"{args}:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
-    return run.stdout, time.monotonic() - started
-
-
-def fetch(*paths: str) -> dict[str, dict]:
-    out = json.loads(instance("python3", "-c", _FETCH, *(APP + p for p in paths)).stdout)
-    return {p: {"status": out[APP + p]["status"], "body": base64.b64decode(out[APP + p]["body"])} for p in paths}
-
-
-def wait_ready(timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        run = instance("python3", "-c", _FETCH, APP + "/ready", check=False)
-        if run.returncode == 0 and json.loads(run.stdout)[APP + "/ready"]["status"] == 200:
-            return
-        assert time.monotonic() < deadline, f"/ready did not answer 200: {run.stdout[-500:]} {run.stderr[-500:]}"
-        time.sleep(1)
-
-
-def snapshot() -> dict:
-    """What the drill compares: the watched symbols, the served model versions, every forecast."""
-    listing = fetch("/api/v1/symbols?watched=true", "/api/v1/models")
-    symbols = sorted(s["symbol"] for s in json.loads(listing["/api/v1/symbols?watched=true"]["body"])["symbols"])
-    models = sorted((m.get("symbol"), m.get("model_name"), str(m.get("version")))
-                    for m in json.loads(listing["/api/v1/models"]["body"])["models"])
-    assert len(models) >= 2 * len(symbols) > 0, models
-    per_symbol = fetch(*(f"/api/v1/symbols/{s}{part}" for s in symbols for part in ("", "/forecast")))
-    assert all(answer["status"] == 200 for answer in per_symbol.values()), per_symbol
-    return {"symbols": symbols, "models": models, "answers": {p: a["body"] for p, a in per_symbol.items()}}
+# The instance's loopback, the sandbox inventory and what is compared: tests/sandbox_site.py.
+box = SandboxInstance(INSTANCE)
+instance, fetch, wait_ready, snapshot = box.run, box.fetch, box.wait_ready, box.snapshot
 
 
 def backup_destination() -> str:
