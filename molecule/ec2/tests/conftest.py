@@ -47,18 +47,9 @@ ACCOUNT = "123456789012"
 BUCKET = f"{NAME}-backups-{ACCOUNT}-{REGION}"
 
 
-# The tests' own Ansible runs (about 40 playbook, ad-hoc and inventory runs) use mitogen's strategy,
-# as make demo and the whole-stack scenario do: every amazon.aws task is a call into one Python
-# process kept per run, instead of a new interpreter that starts and imports its module_utils and
-# boto3 each time. Measured on the README's provision against moto: 40% less CPU (226 s vs 374 s).
-# converge and idempotence (molecule.yml) stay on linear, ansible.cfg's default: the roles are
-# still shown converging, and changing nothing the second time, as a user's run does.
-STRATEGY = {"ANSIBLE_STRATEGY": "mitogen_linear"}
-
-
 def moto_env(**extra: str) -> dict[str, str]:
     """The environment of the tests' Ansible runs: this scenario's moto, Env tag and region."""
-    return ansible_moto_env(MOTO_PORT, ENV, REGION, **{**STRATEGY, **extra})
+    return ansible_moto_env(MOTO_PORT, ENV, REGION, **extra)
 
 
 @pytest.fixture(scope="session")
