@@ -1,4 +1,4 @@
-"""The sandbox site as the whole-stack scenarios (molecule/default, molecule/enhanced) reach it.
+"""The sandbox site as the whole-stack scenario (molecule/default) reaches it.
 
 Its public name, HTTPS port and pebble's issuing root (fixture `site`), and a real browser
 (Debian's headless Chromium, fixture `browser`) that trusts that root through its own NSS database

@@ -26,6 +26,13 @@ def test_registry_bucket_is_private_encrypted_and_versioned_in_moto(s3):
     assert s3.get_bucket_tagging(Bucket=REGISTRY_BUCKET)["TagSet"]
 
 
+def test_registry_old_versions_expire_and_current_ones_never_in_moto(s3):
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=REGISTRY_BUCKET)["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    assert "Expiration" not in rule, "the current version of a model must never expire"
+
+
 def test_registry_bucket_refuses_requests_without_tls_in_moto(s3):
     (deny,) = json.loads(s3.get_bucket_policy(Bucket=REGISTRY_BUCKET)["Policy"])["Statement"]
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:*")

@@ -24,6 +24,7 @@ VALIDATE = """
         ({"aws_enhanced_db_engine_version": "latest"}, "aws_enhanced_db_engine_version"),
         ({"aws_enhanced_cdn_max_ttl": 5}, "aws_enhanced_cdn_max_ttl"),
         ({"aws_enhanced_db_storage_type": "io1"}, "aws_enhanced_db_storage_type"),
+        ({"aws_enhanced_registry_noncurrent_days": 0}, "aws_enhanced_registry_noncurrent_days at least 1 (got 0)"),
     ],
 )
 def test_bad_setting_fails_before_any_api_call(tmp_path, bad, named):

@@ -1,6 +1,6 @@
 """Fixtures for the end-to-end tests: the sandbox's public name, port and trusted CA, a browser.
 
-Shared with molecule/enhanced: tests/sandbox_site.py (molecule/conftest.py puts tests/ on the path).
+From tests/sandbox_site.py (molecule/conftest.py puts tests/ on the path).
 """
 
 from sandbox_site import DOMAIN, PinnedHTTPSConnection, Site, browser, site  # noqa: F401
