@@ -16,6 +16,7 @@ import time
 import pytest
 
 from conftest import http_request, openssl_x509, peer_certificate_pem
+from standins import standin_upstream  # noqa: F401  (a fixture: pytest finds it by name)
 
 HTTP, HTTPS = 18080, 18443
 NAME = "stocksense.test"
@@ -26,19 +27,6 @@ MOZILLA_INTERMEDIATE_TLS12 = {
 }
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-
-
-@pytest.fixture
-def standin_upstream(first_host):
-    """The echo stand-in (not the app) on 127.0.0.1:5005 inside the instance, for the length of a test."""
-    first_host.run("systemctl stop standin-upstream.service; systemctl reset-failed standin-upstream.service")
-    first_host.check_output("systemd-run --unit=standin-upstream --property=Type=simple /usr/local/bin/standin-upstream")
-    for _ in range(50):
-        if first_host.run("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 5005), 1)'").rc == 0:
-            break
-        time.sleep(0.1)
-    yield
-    first_host.run("systemctl stop standin-upstream.service")
 
 
 def test_configuration_passes_nginx_t(host):

@@ -13,13 +13,13 @@ import json
 import secrets
 import string
 import subprocess
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 from ansible_run import ANSIBLE_BIN, REPO, PlayResult, ansible_env
 from conftest import http_request
+from standins import standin_upstream  # noqa: F401  (a fixture: pytest finds it by name)
 
 HTTP, HTTPS = 18080, 18443
 NAME = "stocksense.test"
@@ -61,19 +61,6 @@ def origin(first_host, scenario_vars, tmp_path_factory):
         run(scenario_vars)
 
 
-@pytest.fixture
-def standin(first_host):
-    """The scenario's echo stand-in (not the app) on 127.0.0.1:5005 inside the instance, for one test."""
-    first_host.run("systemctl stop standin-upstream.service; systemctl reset-failed standin-upstream.service")
-    first_host.check_output("systemd-run --unit=standin-upstream --property=Type=simple /usr/local/bin/standin-upstream")
-    for _ in range(50):
-        if first_host.run("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 5005), 1)'").rc == 0:
-            break
-        time.sleep(0.1)
-    yield
-    first_host.run("systemctl stop standin-upstream.service")
-
-
 def https(path: str, headers: dict | None = None):
     return http_request(HTTPS, path, host=NAME, tls=True, headers=headers)
 
@@ -113,7 +100,7 @@ def test_a_wrong_value_is_refused(origin, headers):
     assert https("/static/app.css", headers).status == 403
 
 
-@pytest.mark.usefixtures("standin")
+@pytest.mark.usefixtures("standin_upstream")
 def test_the_right_value_reaches_the_app_which_never_sees_it(origin):
     response = https("/echo?through=cdn", {HEADER: VALUE})
     assert response.status == 200, response.body[:300]
@@ -139,7 +126,7 @@ def test_a_second_run_with_the_value_changes_nothing(origin, scenario_vars):
     assert VALUE not in again.output
 
 
-@pytest.mark.usefixtures("standin")
+@pytest.mark.usefixtures("standin_upstream")
 def test_the_check_stage_sends_the_header_without_showing_it(origin, tmp_path):
     """playbooks/check.yml, as the last stage runs it, against this instance's published 443."""
     (tmp_path / "tmp").mkdir()
