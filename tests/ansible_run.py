@@ -56,8 +56,15 @@ def moto_env(moto_port: str, stack_env: str, region: str, **extra: str) -> dict[
     stack_env is the stack's Env tag, which both inventories filter on: the sandbox's reads it from
     SANDBOX_ENV, the aws one's from STOCKSENSE_ENV. The credentials are moto's dummy ones; extra
     adds to all this or overrides it.
+
+    The runs use mitogen's strategy (the shim in strategy_plugins/, as make demo and the whole-stack
+    scenario do): each amazon.aws task is a call into one Python process kept for the run instead of
+    a new interpreter importing boto3 and the collection's module_utils again; the README's
+    provision against moto took 40% less CPU (226 s vs 374 s). Scenarios' converge and idempotence
+    stay on ansible.cfg's linear, so the roles are still shown converging as a user's run does.
     """
     env = ansible_env(
+        ANSIBLE_STRATEGY="mitogen_linear",
         ANSIBLE_DEPRECATION_WARNINGS="false",
         MOTO_PORT=moto_port,
         SANDBOX_ENV=stack_env,
