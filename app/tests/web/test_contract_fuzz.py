@@ -71,6 +71,7 @@ def test_every_operation_conforms_to_the_generated_contract(server, tmp_path):
     counts = re.search(r"Test cases:\s+(\d+) generated, (\d+) passed", out)
     assert counts, out[-3000:]
     generated, passed = map(int, counts.groups())
+    print(f"schemathesis: {generated} generated, {passed} passed")
     assert generated == passed >= MIN_CASES, out[-3000:]
     for phase in ("Coverage", "Fuzzing"):
         assert f"\u2705 {phase}" in out, out[-3000:]
