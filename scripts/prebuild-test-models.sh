@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Train the test scenarios' tiny models ahead of them, while `make test` lints: the whole-stack
+# scenario (molecule/default: the sandbox's quick settings, the watchlist of group_vars/web/app.yml)
+# and the app scenario (molecule/app/vars/main.yml, which the image suite and the containers
+# scenario share). Training is pinned to one thread and lint uses about one core, so the second core
+# does it; the scenarios' own builds then find the models current (build-app-artifacts.sh compares
+# each symbol's settings and source stamp, and locks the folder, so a build still running when a
+# scenario starts is waited for, never repeated). Same folders, settings and order as the roles use.
+#   scripts/prebuild-test-models.sh   (needs .venv and app/.venv; prints one line per folder)
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+# One shell line per build: "OUT SYMBOL..." with the training settings exported before it. The
+# controller virtualenv's Python reads the YAML (PyYAML comes with ansible).
+builds=$(.venv/bin/python - <<'PY'
+import shlex, yaml
+
+def load(path):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+def line(out, settings, symbols):
+    exports = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in settings.items())
+    return f"env {exports} scripts/build-app-artifacts.sh --out {shlex.quote(out)} {' '.join(map(shlex.quote, symbols))}"
+
+default_env = load("molecule/default/molecule.yml")["provisioner"]["env"]
+sandbox = load("inventories/sandbox/group_vars/sandbox_web/sandbox.yml")
+out = default_env["STOCKSENSE_APP_ARTIFACTS"].replace("${MOLECULE_PROJECT_DIRECTORY}/", "")
+print(line(out, sandbox["sandbox_train_profiles"][default_env["SANDBOX_TRAIN"]],
+           load("group_vars/web/app.yml")["app_watchlist"]))
+app = load("molecule/app/vars/main.yml")
+print(line(".cache/app-artifacts-molecule", app["app_train_env"], app["app_watchlist"]))
+PY
+)
+while IFS= read -r build; do
+  t0=$(date +%s)
+  eval "$build" 2>&1 > /dev/null | sed 's/^/    /'
+  echo "==> test models ready in $(( $(date +%s) - t0 ))s: ${build##*--out }"
+done <<< "$builds"
