@@ -13,8 +13,8 @@ if [ "${1:-}" = "-j" ]; then jobs=$2; shift 2; fi
 
 # Longest first, as measured in a whole make test on this 2-core machine (side by side, so loaded),
 # so the tail of the run is short work. Entries not named here go last, in the order given.
-longest_first=(default app ec2 cloudwatch_agent app-test aws_enhanced baseline nginx swap certbot unit
-  containers aws_lambda_predict image)
+longest_first=(default app app-test ec2 nginx unit containers certbot aws_enhanced baseline cloudwatch_agent
+  swap aws_lambda_predict image)
 declare -A entries=()
 given=()
 for arg in "$@"; do
