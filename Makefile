@@ -94,7 +94,7 @@ lint: venv
 	@echo "==> GitHub workflow against its schema (check-jsonschema)"
 	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-unit: venv
+unit: venv app-venv
 	@echo "==> controller tests (tests/)"
 	@$(BIN)/pytest -q tests --ignore=tests/test_app_image.py
 

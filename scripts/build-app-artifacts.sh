@@ -52,6 +52,37 @@ exec 9>"$out/.lock"
 flock 9
 changed=false
 
+# 0. Nothing to do when every input and output is as the last complete build left them: a re-run
+#    (every configure) then costs a few hashes instead of a wheel build and an export (6-7 s).
+#    The inputs: this script, the options, the training settings, the app's sources and pins, the
+#    Python that builds, and --models-from's files; the outputs: the wheel, archive, release, the
+#    symbols' stamps and the trained registry's files (a model removed by hand is trained again).
+settings=$(env | { grep -E '^STOCKSENSE_(WINDOW|TRAIN_DAYS|EPOCHS|SEED|REFIT_EVERY|BACKTEST_DAYS)=' || true; } | sort | tr '\n' ' ')
+inputs_key() {
+  {
+    sha256sum "${BASH_SOURCE[0]}" "$app_dir/pyproject.toml" "$app_dir/README.md" "$app_dir/constraints.txt"
+    (cd "$app_dir" && find src -name '__pycache__' -prune -o -name '*.egg-info' -prune -o -type f -print0 \
+      | sort -z | xargs -0 sha256sum)
+    if [ -n "$models_from" ]; then
+      (cd "$models_from" && find registry backtests -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum)
+    fi
+    "$py" -c 'import sys; print(sys.version)'
+    printf 'train=%s models_from=%s settings=%s symbols=%s\n' "$train" "$models_from" "$settings" "${symbols[*]}"
+  } | sha256sum | cut -c1-64
+}
+outputs_key() {
+  (cd "$out" && sha256sum dist/*.whl dist/constraints.txt models.tar release.json stamps/* 2>/dev/null \
+    && find home/registry backtests -type f -printf '%p %s\n' 2>/dev/null | sort) | sha256sum | cut -c1-64
+}
+key=$(inputs_key)
+if [ -f "$out/build.stamp" ] && [ "$(cat "$out/build.stamp")" = "$key $(outputs_key)" ]; then
+  log "inputs and outputs as the last build left them: nothing to do"
+  printf '{"changed": false, "wheel": "%s", "models": "%s", "release": "%s"}\n' \
+    "$(ls "$out"/dist/*.whl)" "$out/models.tar" "$out/release.json"
+  exit 0
+fi
+rm -f "$out/build.stamp"
+
 # 1. The wheel, from a clean copy of the sources (no egg-info or build/ left over from
 #    development), with fixed zip timestamps so that unchanged sources give the same bytes.
 work=$(mktemp -d)
@@ -83,7 +114,6 @@ if [ "$train" = 1 ] && [ "${#symbols[@]}" -gt 0 ]; then
     log "seeding bundled prices into $out/home"
     "$cli" seed >&2
   fi
-  settings=$(env | { grep -E '^STOCKSENSE_(WINDOW|TRAIN_DAYS|EPOCHS|SEED|REFIT_EVERY|BACKTEST_DAYS)=' || true; } | sort | tr '\n' ' ')
   src_hash=$(cd "$app_dir/src" && find stocksense -name '*.py' -path '*/models/*' -o -name '*.py' -path '*/features/*' -o -name '*.py' -path '*/backtest/*' | sort | xargs sha256sum | sha256sum | cut -c1-16)
   for symbol in "${symbols[@]}"; do
     stamp=$out/stamps/$symbol
@@ -132,5 +162,6 @@ if ! cmp -s "$work/release.json" "$out/release.json"; then
   changed=true
 fi
 
+printf '%s %s' "$key" "$(outputs_key)" > "$out/build.stamp"
 printf '{"changed": %s, "wheel": "%s", "models": "%s", "release": "%s"}\n' \
   "$changed" "$wheel" "$out/models.tar" "$out/release.json"
