@@ -65,19 +65,20 @@ demo-down: venv
 
 .PHONY: test lint unit app-test image-test molecule app-venv
 # Lint first (it fails fast), with the scenarios' tiny models trained meanwhile on the other core
-# (scripts/prebuild-test-models.sh, keyed by settings and source); then the controller tests, the
-# app suite and the molecule scenarios side by side (scripts/molecule-parallel.sh), each one's
-# output printed whole when it ends. The log is kept in .cache/make-test.log; the last line adds up
-# every pytest summary in it.
+# (scripts/prebuild-test-models.sh, keyed by settings and source; a scenario that needs models still
+# being trained waits for them on its folder's lock); then the controller tests, the app suite and
+# the molecule scenarios side by side (scripts/molecule-parallel.sh), each one's output printed
+# whole when it ends. The log is kept in .cache/make-test.log; the last line adds up every pytest
+# summary in it.
 test: setup app-venv
 	@mkdir -p .cache; start=$$(date +%s); \
 	{ scripts/prebuild-test-models.sh > .cache/prebuild-test-models.log 2>&1 & models=$$!; \
 	  $(MAKE) --no-print-directory lint; \
-	  wait $$models || echo "==> training the test models failed (the scenarios' own builds will say why)"; \
-	  cat .cache/prebuild-test-models.log; \
 	  scripts/molecule-parallel.sh -j $(MOLECULE_JOBS) $(SCENARIOS) \
 	    "unit=$(MAKE) --no-print-directory unit" "app-test=$(MAKE) --no-print-directory app-test" \
-	    "image=$(MAKE) --no-print-directory image-test"; } 2>&1 | tee .cache/make-test.log; \
+	    "image=$(MAKE) --no-print-directory image-test"; \
+	  wait $$models || echo "==> training the test models ahead failed (the scenarios trained their own)"; \
+	  cat .cache/prebuild-test-models.log; } 2>&1 | tee .cache/make-test.log; \
 	echo "==> make test finished in $$(( $$(date +%s) - start ))s"; \
 	scripts/test-summary.sh .cache/make-test.log
 

@@ -2,10 +2,11 @@
 # Train the test scenarios' tiny models ahead of them, while `make test` lints: the whole-stack
 # scenario (molecule/default: the sandbox's quick settings, the watchlist of group_vars/web/app.yml)
 # and the app scenario (molecule/app/vars/main.yml, which the image suite and the containers
-# scenario share). Training is pinned to one thread and lint uses about one core, so the second core
-# does it; the scenarios' own builds then find the models current (build-app-artifacts.sh compares
-# each symbol's settings and source stamp, and locks the folder, so a build still running when a
-# scenario starts is waited for, never repeated). Same folders, settings and order as the roles use.
+# scenario share). Training is pinned to one thread and lint uses about one core, so the other core
+# does most of it; the scenarios' own builds then find the models current (build-app-artifacts.sh
+# compares each symbol's settings and source stamp, and locks the folder, so a build still running
+# when a scenario starts is waited for, never repeated). Same folders, settings and order as the
+# roles use.
 #   scripts/prebuild-test-models.sh   (needs .venv and app/.venv; prints one line per folder)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,8 +34,16 @@ app = load("molecule/app/vars/main.yml")
 print(line(".cache/app-artifacts-molecule", app["app_train_env"], app["app_watchlist"]))
 PY
 )
+# Both at once: each trains on one thread, and each folder's lock keeps a scenario that starts
+# first waiting for its own models only. Each build's lines are printed together when it ends.
+pids=()
 while IFS= read -r build; do
-  t0=$(date +%s)
-  eval "$build" 2>&1 > /dev/null | sed 's/^/    /'
-  echo "==> test models ready in $(( $(date +%s) - t0 ))s: ${build##*--out }"
+  (t0=$(date +%s); log=$(eval "$build" 2>&1 > /dev/null) && rc=0 || rc=$?
+   printf '%s\n' "$log" | sed 's/^/    /'
+   echo "==> test models $( [ $rc = 0 ] && echo ready || echo "FAILED (exit $rc)" ) in $(( $(date +%s) - t0 ))s: ${build##*--out }"
+   exit $rc) &
+  pids+=($!)
 done <<< "$builds"
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+exit $rc
