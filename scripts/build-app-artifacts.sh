@@ -57,12 +57,14 @@ changed=false
 #    The inputs: this script, the options, the training settings, the app's sources and pins, the
 #    Python that builds, and --models-from's files; the outputs: the wheel, archive, release, the
 #    symbols' stamps and the trained registry's files (a model removed by hand is trained again).
+# What the wheel is built from (step 1 copies exactly these, without __pycache__ and *.egg-info).
+wheel_sources=(pyproject.toml README.md src)
 settings=$(env | { grep -E '^STOCKSENSE_(WINDOW|TRAIN_DAYS|EPOCHS|SEED|REFIT_EVERY|BACKTEST_DAYS)=' || true; } | sort | tr '\n' ' ')
 inputs_key() {
   {
-    sha256sum "${BASH_SOURCE[0]}" "$app_dir/pyproject.toml" "$app_dir/README.md" "$app_dir/constraints.txt"
-    (cd "$app_dir" && find src -name '__pycache__' -prune -o -name '*.egg-info' -prune -o -type f -print0 \
-      | sort -z | xargs -0 sha256sum)
+    sha256sum "${BASH_SOURCE[0]}" "$app_dir/constraints.txt"
+    (cd "$app_dir" && find "${wheel_sources[@]}" -name '__pycache__' -prune -o -name '*.egg-info' -prune \
+      -o -type f -print0 | sort -z | xargs -0 sha256sum)
     if [ -n "$models_from" ]; then
       (cd "$models_from" && find registry backtests -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum)
     fi
@@ -87,7 +89,7 @@ rm -f "$out/build.stamp"
 #    development), with fixed zip timestamps so that unchanged sources give the same bytes.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-tar -C "$app_dir" --exclude='*.egg-info' --exclude='__pycache__' -cf - pyproject.toml README.md src | tar -C "$work" -xf -
+tar -C "$app_dir" --exclude='*.egg-info' --exclude='__pycache__' -cf - "${wheel_sources[@]}" | tar -C "$work" -xf -
 SOURCE_DATE_EPOCH=315532800 "$py" -m pip wheel --quiet --disable-pip-version-check --no-deps "$work" -w "$work/dist" >&2
 built=$(ls "$work"/dist/*.whl)
 wheel=$out/dist/$(basename "$built")
