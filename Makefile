@@ -97,7 +97,7 @@ lint: venv
 
 unit: venv app-venv
 	@echo "==> controller tests (tests/)"
-	@$(BIN)/pytest -q tests --ignore=tests/test_app_image.py
+	@$(BIN)/pytest -q --durations=10 tests --ignore=tests/test_app_image.py
 
 # The app's OCI image (app/Containerfile) built and run with podman on a local Debian slim base
 # (scripts/build-slim-image.sh: Docker Hub cannot be reached here); tiny models trained with app/.venv.

@@ -3,7 +3,12 @@
 schemathesis (all checks on: status codes, content types, response schemas and headers, negative
 data rejected, positive data accepted, undeclared methods 405, no server errors ...) runs its CLI
 against the real waitress server on a loopback port; the test asserts no failure over at least
-1,000 generated cases."""
+1,000 generated cases.
+
+Bounded by count, not time: `--max-time` makes schemathesis repeat fuzzing until the budget is
+spent (150 s gave 6,630 cases quiet and fewer under load), while `--max-examples 300` per operation
+with the fixed seed gives 1,617 cases whatever the load (the test prints the count), in 26 s
+quiet."""
 
 from __future__ import annotations
 
@@ -54,13 +59,11 @@ def test_every_operation_conforms_to_the_generated_contract(server, tmp_path):
         "--phases",
         "examples,coverage,fuzzing",
         "--max-examples",
-        "75",
+        "300",
         "--seed",
         "20261201",
         "--workers",
         "2",
-        "--max-time",
-        "150",
     ]
     env = {**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"}
     proc = subprocess.run(
