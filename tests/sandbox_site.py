@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 DOMAIN = "stocksense.sandbox.test"
 
@@ -200,6 +201,15 @@ class SandboxInstance:
         per_symbol = self.fetch(*(f"/api/v1/symbols/{s}{part}" for s in symbols for part in ("", "/forecast")))
         assert all(answer["status"] == 200 for answer in per_symbol.values()), per_symbol
         return {"symbols": symbols, "models": models, "answers": {p: a["body"] for p, a in per_symbol.items()}}
+
+
+def roles_beside_the_app() -> str:
+    """The roles configure.yml lists before it includes the app, comma-separated for --skip-tags:
+    what a test skips to re-run the app role alone (the drill, the move to the enhanced profile)
+    with the configure play's fact gathering kept, which --tags app alone would skip."""
+    plays = yaml.safe_load((REPO / "playbooks" / "configure.yml").read_text())
+    (listed,) = [play["roles"] for play in plays if play.get("roles")]
+    return ",".join(entry["role"] for entry in listed)
 
 
 def playbook(*args: str, timeout: int = 1800, env: dict[str, str] | None = None) -> tuple[str, float]:

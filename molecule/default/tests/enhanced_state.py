@@ -14,6 +14,7 @@ import subprocess
 from urllib.parse import urlparse
 
 from ansible_run import PlayResult, moto_client
+from sandbox_site import roles_beside_the_app
 
 INSTANCE = "stocksense-e2e-web"
 DATABASE_CONTAINER = "stocksense-e2e-db"
@@ -21,7 +22,7 @@ PARAMETERS = "/stocksense/e2e"
 ENHANCED = {"STOCKSENSE_PROFILE": "enhanced"}
 # The moves and the rebuilt instance run the app role only: the other roles do not depend on the
 # profile (group_vars/web/stack.yml maps it onto app_* only) and the default converge covers them.
-OTHER_ROLES = "baseline,swap,nginx,certbot,cloudwatch_agent"
+OTHER_ROLES = roles_beside_the_app()
 SQLITE_DB = "/var/lib/stocksense/stocksense.db"
 
 

@@ -27,13 +27,12 @@ import time
 
 import boto3
 import pytest
-from sandbox_site import SandboxInstance, playbook
+from sandbox_site import SandboxInstance, playbook, roles_beside_the_app
 
 INSTANCE = "stocksense-e2e-web"
 DB = "/var/lib/stocksense/stocksense.db"
-# The fresh instance gets the app role only (the drill is about the data); --tags app alone would
-# skip the configure play's fact gathering, so the other roles are skipped instead.
-OTHER_ROLES = "baseline,swap,nginx,certbot,cloudwatch_agent"
+# The fresh instance gets the app role only (the drill is about the data).
+OTHER_ROLES = roles_beside_the_app()
 RESTORE_CMD = ["systemd-run", "--quiet", "--wait", "--pipe", "--collect", "-p", "User=stocksense",
                "-p", "EnvironmentFile=/etc/stocksense/stocksense.env", "-p", "EnvironmentFile=/etc/stocksense/backup.env",
                "/opt/stocksense/current/venv/bin/stocksense", "restore", "--json", "--from"]
