@@ -55,7 +55,8 @@ setup: host venv images
 # --- the two commands of the README ---------------------------------------------------
 .PHONY: demo demo-down
 # PROFILE=enhanced: the enhanced profile (PostgreSQL standing in for RDS, the registry in moto's S3);
-# PROFILE=containers: Docker Compose on the instance. Default: single.
+# PROFILE=containers: Docker Compose on the instance (with STOCKSENSE_IMAGE: README, Containers
+# profile). Default: single.
 PROFILE ?=
 demo: setup app-venv
 	@STOCKSENSE_PROFILE=$(or $(PROFILE),$(STOCKSENSE_PROFILE),single) scripts/demo.sh up
