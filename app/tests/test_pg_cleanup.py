@@ -34,16 +34,19 @@ def _postmaster_running(data: Path) -> bool:
     return False
 
 
+# The stops tests/pg.py must survive with its clean-up, each tested below.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
 def _default_stop_signals() -> None:
     """In the child: the three signals back to their default action. A run started under nohup
     (SIGHUP ignored) or as a shell's background job (SIGINT ignored) passes the ignore on, and a
     signal the process ignores stays ignored in tests/pg.py by design: the child would sleep on."""
-    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
-                         ids=lambda s: s.name)
+@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=lambda s: s.name)
 def test_a_killed_run_stops_and_removes_its_cluster(signum: signal.Signals) -> None:
     child = subprocess.Popen([sys.executable, "-c", CHILD], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, preexec_fn=_default_stop_signals)
