@@ -118,6 +118,7 @@ def severe_console_messages(driver) -> list[str]:
 
 def check_dashboard(site: Site, browser, name: str) -> None:
     """The overview lists forecasts; a symbol's page draws both charts with no console error."""
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -137,8 +138,16 @@ def check_dashboard(site: Site, browser, name: str) -> None:
 
     first.find_element(By.LINK_TEXT, symbol).click()
     wait = WebDriverWait(browser, 30)
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '#price-chart[data-drawn="true"]')))
-    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '#backtest-chart[data-drawn="true"]')))
+    for chart in ("price-chart", "backtest-chart"):
+        try:
+            wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'#{chart}[data-drawn="true"]')))
+        except TimeoutException:
+            # Say why in the failure itself: where the browser is, what the page shows, what it logged.
+            browser.save_screenshot(str(SCREENSHOTS / f"{name}-symbol-{chart}-not-drawn.png"))
+            body = browser.find_element(By.TAG_NAME, "body").text[:600]
+            raise AssertionError(f"#{chart} not drawn in 30 s at {browser.current_url} "
+                                 f"(title {browser.title!r}); console: {severe_console_messages(browser)}; "
+                                 f"page: {body!r}") from None
     assert browser.find_element(By.ID, "metrics").is_displayed()
     browser.save_screenshot(str(SCREENSHOTS / f"{name}-symbol.png"))
     errors = [m for m in severe_console_messages(browser) if "favicon" not in m]
