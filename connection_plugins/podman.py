@@ -168,11 +168,11 @@ def _same_mount_namespace(pid: int) -> bool:
 # the bytecode of modules imported from a zip: every task compiled ansible.module_utils.basic and
 # the rest again. In a trixie instance, 40 stat, apt and systemd tasks took 0.32-0.34 s of instance
 # CPU each, 0.17-0.18 s with the cache; molecule nginx's idempotence step (2 instances, 58 module
-# runs) 26-34 CPU-s, 22-23 with it. The bootstrap below goes into the module's own source, after its future import: in the
-# instance it puts an import finder first that serves the archive's ansible.* and
-# ansible_collections.* modules, and keeps their code objects in a root-only folder keyed by
-# Python's version, the member's name and its source (SHA-256): what runs is exactly the source
-# that came with the task, compiled once.
+# runs) 26-34 CPU-s, 22-23 with it. The bootstrap below goes into the module's own source, after
+# its future import: in the instance it puts an import finder first that serves the archive's
+# ansible.* and ansible_collections.* modules, and keeps their code objects in a root-only folder
+# keyed by Python's version, the member's name and its source (SHA-256): what runs is exactly the
+# source that came with the task, compiled once.
 
 BYTECODE_CACHE_DIR = "/run/stocksense-ansiballz-bytecode"
 _ANSIBALLZ_MARK = b"_ANSIBALLZ_WRAPPER = True"

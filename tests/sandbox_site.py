@@ -137,7 +137,8 @@ def check_dashboard(site: Site, browser, name: str) -> None:
     browser.save_screenshot(str(SCREENSHOTS / f"{name}-overview.png"))
 
     first.find_element(By.LINK_TEXT, symbol).click()
-    wait = WebDriverWait(browser, 30)
+    chart_wait_s = 30
+    wait = WebDriverWait(browser, chart_wait_s)
     for chart in ("price-chart", "backtest-chart"):
         try:
             wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'#{chart}[data-drawn="true"]')))
@@ -145,7 +146,7 @@ def check_dashboard(site: Site, browser, name: str) -> None:
             # Say why in the failure itself: where the browser is, what the page shows, what it logged.
             browser.save_screenshot(str(SCREENSHOTS / f"{name}-symbol-{chart}-not-drawn.png"))
             body = browser.find_element(By.TAG_NAME, "body").text[:600]
-            raise AssertionError(f"#{chart} not drawn in 30 s at {browser.current_url} "
+            raise AssertionError(f"#{chart} not drawn in {chart_wait_s} s at {browser.current_url} "
                                  f"(title {browser.title!r}); console: {severe_console_messages(browser)}; "
                                  f"page: {body!r}") from None
     assert browser.find_element(By.ID, "metrics").is_displayed()
