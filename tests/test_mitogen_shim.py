@@ -25,7 +25,6 @@ from ansible import constants
 from ansible.plugins.loader import init_plugin_loader
 init_plugin_loader(constants.COLLECTIONS_PATHS)
 from ansible_mitogen import planner
-import ansible.collections.list as collections_list
 
 def folders_added(load_collections):
     invocation = SimpleNamespace(_extra_sys_paths=set())
